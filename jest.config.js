@@ -1,0 +1,11 @@
+// `jest` runs every test: unit specs next to the code, integration specs against the machine's NATS,
+// PostgreSQL and Redis, and end-to-end specs that start the built apps as OS processes.
+const preset = require('./jest.preset');
+
+module.exports = {
+  projects: [
+    { ...preset, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,tools}/**/*.spec.ts'] },
+    { ...preset, displayName: 'integration', testMatch: ['<rootDir>/{apps,libs,tools}/**/*.int-spec.ts'] },
+    { ...preset, displayName: 'e2e', testMatch: ['<rootDir>/apps/fabric-e2e/**/*.e2e-spec.ts'] },
+  ],
+};

@@ -1,0 +1,59 @@
+import { z } from 'zod';
+import { OPERATIONS } from './subjects';
+import { WireErrorSchema } from './errors';
+
+/** Who is calling, as established by the gateway; services use it for authorisation and per-principal caching. */
+export const PrincipalSchema = z.object({
+  id: z.string(),
+  scopes: z.array(z.string()).optional(),
+});
+export type Principal = z.infer<typeof PrincipalSchema>;
+
+/** One call from the gateway to a service. */
+export const CallRequestSchema = z.object({
+  /** Unique id of this call; cancellation, progress and logs of the call refer to it. */
+  id: z.string().min(1),
+  operation: z.enum(OPERATIONS),
+  /** Tool, prompt, resource or template name as the service declared it (not the public name). */
+  name: z.string().min(1),
+  arguments: z.record(z.string(), z.unknown()).optional(),
+  /** `resources.read`: the requested URI. */
+  uri: z.string().optional(),
+  /** `resources.read` of a template: variables matched from the URI. */
+  params: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+  /** `completion.complete`: which argument, its current value and the values already chosen. */
+  completion: z
+    .object({
+      argument: z.string(),
+      value: z.string(),
+      context: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  /** Absolute deadline, epoch milliseconds. */
+  deadline: z.number().int(),
+  principal: PrincipalSchema.optional(),
+  sessionId: z.string().optional(),
+  progressToken: z.union([z.string(), z.number()]).optional(),
+});
+export type CallRequest = z.infer<typeof CallRequestSchema>;
+
+/** A cancellation of a running call, published to every replica of the service. */
+export const CancelSchema = z.object({
+  id: z.string().min(1),
+  reason: z.string().optional(),
+});
+export type Cancel = z.infer<typeof CancelSchema>;
+
+export const CallReplySchema = z.discriminatedUnion('ok', [
+  z.object({ ok: z.literal(true), result: z.unknown() }),
+  z.object({ ok: z.literal(false), error: WireErrorSchema }),
+]);
+export type CallReply<T = unknown> = { ok: true; result: T } | { ok: false; error: z.infer<typeof WireErrorSchema> };
+
+/** Result of `completion.complete`. */
+export const CompletionResultSchema = z.object({
+  values: z.array(z.string()).max(100),
+  total: z.number().int().optional(),
+  hasMore: z.boolean().optional(),
+});
+export type CompletionResult = z.infer<typeof CompletionResultSchema>;

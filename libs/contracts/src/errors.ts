@@ -1,0 +1,112 @@
+import { z } from 'zod';
+
+/** Error codes that cross the wire in a reply envelope. */
+export const ERROR_CODES = [
+  'NOT_FOUND',
+  'INVALID_ARGUMENT',
+  'CONFLICT',
+  'PERMISSION_DENIED',
+  'UNAVAILABLE',
+  'TIMEOUT',
+  'CANCELLED',
+  'INTERNAL',
+] as const;
+export const ErrorCodeSchema = z.enum(ERROR_CODES);
+export type ErrorCode = z.infer<typeof ErrorCodeSchema>;
+
+export const WireErrorSchema = z.object({
+  code: ErrorCodeSchema,
+  message: z.string(),
+  /** True when the same call may succeed if sent again (the outcome of this one is known not to have happened or is unknown). */
+  retryable: z.boolean(),
+  /** Reference id of an internal error, for matching the client's report with the service's log. */
+  ref: z.string().optional(),
+});
+export type WireError = z.infer<typeof WireErrorSchema>;
+
+interface FabricErrorOptions {
+  cause?: unknown;
+  retryable?: boolean;
+  ref?: string;
+}
+
+/** An error with a wire code. Services throw subclasses; the message reaches the client as written. */
+export class FabricError extends Error {
+  readonly retryable: boolean;
+  readonly ref?: string;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options: FabricErrorOptions = {},
+  ) {
+    super(message, { cause: options.cause });
+    this.name = 'FabricError';
+    this.retryable = options.retryable ?? (code === 'UNAVAILABLE' || code === 'TIMEOUT');
+    this.ref = options.ref;
+  }
+
+  toWire(): WireError {
+    return { code: this.code, message: this.message, retryable: this.retryable, ...(this.ref ? { ref: this.ref } : {}) };
+  }
+
+  static fromWire(error: WireError): FabricError {
+    return new FabricError(error.code, error.message, { retryable: error.retryable, ref: error.ref });
+  }
+}
+
+export class NotFoundError extends FabricError {
+  constructor(message: string, options?: FabricErrorOptions) {
+    super('NOT_FOUND', message, options);
+    this.name = 'NotFoundError';
+  }
+}
+
+export class InvalidArgumentError extends FabricError {
+  constructor(message: string, options?: FabricErrorOptions) {
+    super('INVALID_ARGUMENT', message, options);
+    this.name = 'InvalidArgumentError';
+  }
+}
+
+export class ConflictError extends FabricError {
+  constructor(message: string, options?: FabricErrorOptions) {
+    super('CONFLICT', message, options);
+    this.name = 'ConflictError';
+  }
+}
+
+export class PermissionDeniedError extends FabricError {
+  constructor(message: string, options?: FabricErrorOptions) {
+    super('PERMISSION_DENIED', message, options);
+    this.name = 'PermissionDeniedError';
+  }
+}
+
+export class UnavailableError extends FabricError {
+  constructor(message: string, options?: FabricErrorOptions) {
+    super('UNAVAILABLE', message, options);
+    this.name = 'UnavailableError';
+  }
+}
+
+export class DeadlineExceededError extends FabricError {
+  constructor(message = 'The call did not finish before its deadline', options?: FabricErrorOptions) {
+    super('TIMEOUT', message, options);
+    this.name = 'DeadlineExceededError';
+  }
+}
+
+export class CancelledError extends FabricError {
+  constructor(message = 'The call was cancelled', options?: FabricErrorOptions) {
+    super('CANCELLED', message, { retryable: false, ...options });
+    this.name = 'CancelledError';
+  }
+}
+
+export class InternalError extends FabricError {
+  constructor(message: string, options?: FabricErrorOptions) {
+    super('INTERNAL', message, { retryable: false, ...options });
+    this.name = 'InternalError';
+  }
+}

@@ -1,0 +1,46 @@
+export { CONTRACT_VERSION, OPERATIONS, SERVICE_NAME_PATTERN, HEADERS, fabricSubjects, operationOfSubject } from './subjects';
+export type { Operation, FabricSubjects } from './subjects';
+export {
+  ERROR_CODES,
+  ErrorCodeSchema,
+  WireErrorSchema,
+  FabricError,
+  NotFoundError,
+  InvalidArgumentError,
+  ConflictError,
+  PermissionDeniedError,
+  UnavailableError,
+  DeadlineExceededError,
+  CancelledError,
+  InternalError,
+} from './errors';
+export type { ErrorCode, WireError } from './errors';
+export {
+  JsonSchemaSchema,
+  IconSchema,
+  ToolAnnotationsSchema,
+  CachePolicySchema,
+  ToolDescriptorSchema,
+  ResourceDescriptorSchema,
+  ResourceTemplateDescriptorSchema,
+  PromptArgumentSchema,
+  PromptDescriptorSchema,
+  ServiceManifestSchema,
+} from './manifest.schemas';
+export type {
+  JsonSchema,
+  ToolAnnotations,
+  CachePolicy,
+  ToolDescriptor,
+  ResourceDescriptor,
+  ResourceTemplateDescriptor,
+  PromptArgument,
+  PromptDescriptor,
+  ServiceManifest,
+  ServiceManifestInput,
+} from './manifest.schemas';
+export { AnnouncementSchema, GoodbyeSchema, HelloSchema } from './discovery.schemas';
+export type { Announcement, Goodbye, Hello } from './discovery.schemas';
+export { PrincipalSchema, CallRequestSchema, CancelSchema, CallReplySchema, CompletionResultSchema } from './envelope.schemas';
+export type { Principal, CallRequest, Cancel, CallReply, CompletionResult } from './envelope.schemas';
+export type { ToolResult, ResourceResult, PromptResult, ContentBlock, PromptMessage } from './results';

@@ -1,0 +1,49 @@
+/** Version of the wire contract; part of every subject so v1 and v2 services can share one NATS. */
+export const CONTRACT_VERSION = 'v1';
+
+/** The operations a service answers, one request subject each. */
+export const OPERATIONS = ['tools.call', 'resources.read', 'prompts.get', 'completion.complete'] as const;
+export type Operation = (typeof OPERATIONS)[number];
+
+/** Service names become subject tokens and tool-name prefixes, so they are kept to a safe alphabet. */
+export const SERVICE_NAME_PATTERN = /^[a-z][a-z0-9-]{0,62}$/;
+
+/**
+ * Every subject the fabric uses, under one namespace (default `fabric`), so that several fabrics
+ * (or test runs) can share one NATS without hearing each other.
+ */
+export function fabricSubjects(namespace = 'fabric') {
+  const root = `${namespace}.${CONTRACT_VERSION}`;
+  return {
+    /** Requests for one operation of one service; replicas subscribe in the queue group `queueGroup(service)`. */
+    request: (service: string, operation: Operation) => `${root}.svc.${service}.${operation}`,
+    /** Wildcard a replica subscribes to for all operations of its service. */
+    requestWildcard: (service: string) => `${root}.svc.${service}.*.*`,
+    /** Cancellation of a running call, heard by every replica of the service (no queue group). */
+    cancel: (service: string) => `${root}.svc.${service}.cancel`,
+    /** Announcements (start and heartbeat) of service instances. */
+    announce: `${root}.discovery.announce`,
+    /** A service instance leaving (draining or stopping). */
+    goodbye: `${root}.discovery.goodbye`,
+    /** A gateway asking every live instance to announce itself now (request-many). */
+    hello: `${root}.discovery.hello`,
+    /** Queue group shared by every replica of one service. */
+    queueGroup: (service: string) => `${namespace}.${service}`,
+  } as const;
+}
+
+export type FabricSubjects = ReturnType<typeof fabricSubjects>;
+
+/** Recovers the operation from a request subject, or undefined when it is not one. */
+export function operationOfSubject(subject: string): Operation | undefined {
+  const parts = subject.split('.');
+  const operation = `${parts[parts.length - 2]}.${parts[parts.length - 1]}`;
+  return (OPERATIONS as readonly string[]).includes(operation) ? (operation as Operation) : undefined;
+}
+
+/** NATS header names used next to the JSON envelope. */
+export const HEADERS = {
+  traceparent: 'traceparent',
+  tracestate: 'tracestate',
+  requestId: 'x-request-id',
+} as const;

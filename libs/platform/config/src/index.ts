@@ -1,0 +1,2 @@
+export { ConfigError, loadConfig, intEnv, boolEnv, listEnv, baseEnvSchema } from './config';
+export type { BaseEnv } from './config';

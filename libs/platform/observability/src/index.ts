@@ -1,0 +1,5 @@
+export { ObservabilityModule } from './observability.module';
+export type { ObservabilityOptions } from './observability.module';
+export { MetricsRegistry } from './metrics.registry';
+export { ReadinessRegistry } from './readiness.registry';
+export type { ReadinessCheck } from './readiness.registry';

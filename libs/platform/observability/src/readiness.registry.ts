@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+
+/** A dependency the app needs to serve traffic; resolves when it is usable, throws (with a reason) when not. */
+export type ReadinessCheck = () => Promise<void> | void;
+
+/** Named readiness checks, registered by the modules that own each dependency (NATS, database, catalog…). */
+@Injectable()
+export class ReadinessRegistry {
+  private readonly checks = new Map<string, ReadinessCheck>();
+  private stopping = false;
+
+  /** Adds or replaces the check called `name`. */
+  register(name: string, check: ReadinessCheck): void {
+    this.checks.set(name, check);
+  }
+
+  /** Marks the process as stopping: from now on it reports not ready, so load balancers stop sending work. */
+  markStopping(): void {
+    this.stopping = true;
+  }
+
+  get isStopping(): boolean {
+    return this.stopping;
+  }
+
+  entries(): [string, ReadinessCheck][] {
+    return [...this.checks.entries()];
+  }
+}
