@@ -1,5 +1,6 @@
-export { NatsClient, encodeJson, decodeJson, toHeaders, headerOf } from './nats-client';
+export { NatsClient, encodeJson, decodeJson, tryDecodeJson, toHeaders, headerOf } from './nats-client';
 export type { NatsClientOptions, RequestOptions, MessageHandler } from './nats-client';
 export { NatsUnreachableError, NoRespondersError, RequestTimeoutError } from './nats.errors';
 export { NatsModule } from './nats.module';
+export { KvWatchInclude } from 'nats';
 export type { Msg, KV, KvEntry, Subscription } from 'nats';

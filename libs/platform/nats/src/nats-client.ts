@@ -42,6 +42,15 @@ export function decodeJson(data: Uint8Array): unknown {
   return JSON.parse(decoder.decode(data));
 }
 
+/** Parses the JSON bytes of a message, or undefined when they are not JSON. */
+export function tryDecodeJson(data: Uint8Array): unknown {
+  try {
+    return decodeJson(data);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Builds NATS headers from a plain record, or undefined when there is nothing to send. */
 export function toHeaders(values: Record<string, string> | undefined): MsgHdrs | undefined {
   if (!values) return undefined;

@@ -1,0 +1,23 @@
+import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { hostname } from 'node:os';
+import { NatsModule } from '@fabric/platform-nats';
+import { ObservabilityModule } from '@fabric/platform-observability';
+import { GATEWAY_ENV, type GatewayEnv } from './gateway.config';
+import { McpModule } from './mcp/mcp.module';
+
+@Global()
+@Module({})
+export class AppModule {
+  static forRoot(env: GatewayEnv): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ObservabilityModule.forRoot({ app: 'gateway', logLevel: env.LOG_LEVEL }),
+        NatsModule.forRoot({ url: env.NATS_URL, name: `gateway@${hostname()}/${process.pid}` }),
+        McpModule,
+      ],
+      providers: [{ provide: GATEWAY_ENV, useValue: env }],
+      exports: [GATEWAY_ENV],
+    };
+  }
+}

@@ -1,0 +1,154 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { randomUUID } from 'node:crypto';
+import { AnnouncementSchema, GoodbyeSchema, fabricSubjects, type Announcement } from '@fabric/contracts';
+import { NatsClient, tryDecodeJson, type Subscription } from '@fabric/platform-nats';
+import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
+import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { CatalogSnapshot, liveServices } from './catalog.snapshot';
+
+/** Which lists changed from one snapshot to the next. */
+export interface CatalogChange {
+  tools: boolean;
+  prompts: boolean;
+  resources: boolean;
+}
+
+type ChangeListener = (change: CatalogChange, snapshot: CatalogSnapshot) => void;
+
+/** An instance is dropped after this many missed heartbeats. */
+const MISSED_BEATS = 3;
+
+/**
+ * The catalog of what live services offer, built at run time from their announcements: instances that
+ * stop beating or say goodbye leave it, and listeners hear which lists changed.
+ */
+@Injectable()
+export class CatalogService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly log = new Logger('Catalog');
+  private readonly subjects;
+  private readonly gatewayId = randomUUID();
+  private readonly instances = new Map<string, Announcement & { lastSeen: number }>();
+  private readonly listeners: ChangeListener[] = [];
+  private subscriptions: Subscription[] = [];
+  private sweeper?: NodeJS.Timeout;
+  private loaded = false;
+  private current: CatalogSnapshot;
+  private readonly liveInstances;
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    @Inject(ReadinessRegistry) readiness: ReadinessRegistry,
+    @Inject(MetricsRegistry) metrics: MetricsRegistry,
+  ) {
+    this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
+    this.current = new CatalogSnapshot(new Map(), { prefix: env.TOOL_NAME_PREFIX });
+    this.liveInstances = metrics.gauge('fabric_gateway_catalog_instances', 'Live service instances in the catalog', ['service']);
+    readiness.register('catalog', () => {
+      if (!this.loaded) throw new Error('catalog not loaded yet');
+    });
+  }
+
+  /** The current snapshot; replaced (never mutated) on every change. */
+  get snapshot(): CatalogSnapshot {
+    return this.current;
+  }
+
+  get isLoaded(): boolean {
+    return this.loaded;
+  }
+
+  onChange(listener: ChangeListener): void {
+    this.listeners.push(listener);
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.subscriptions = [
+      this.nats.subscribe(this.subjects.announce, (msg) => this.accept(tryDecodeJson(msg.data))),
+      this.nats.subscribe(this.subjects.goodbye, (msg) => {
+        const goodbye = GoodbyeSchema.safeParse(tryDecodeJson(msg.data));
+        if (goodbye.success && this.instances.delete(goodbye.data.instanceId)) {
+          this.log.log(`${goodbye.data.service} instance ${goodbye.data.instanceId} left`);
+          this.rebuild();
+        }
+      }),
+    ];
+    const replies = await this.nats.requestManyJson(
+      this.subjects.hello,
+      { gatewayId: this.gatewayId },
+      { maxWaitMs: this.env.DISCOVERY_WAIT_MS, stallMs: 300 },
+    );
+    for (const reply of replies) this.accept(reply, false);
+    this.rebuild();
+    this.loaded = true;
+    this.log.log(`catalog loaded: ${this.current.services.size} service(s), ${this.current.tools.length} tool(s)`);
+    this.sweeper = setInterval(() => this.sweep(), 250);
+    this.sweeper.unref();
+  }
+
+  onModuleDestroy(): void {
+    if (this.sweeper) clearInterval(this.sweeper);
+    for (const subscription of this.subscriptions) subscription.unsubscribe();
+  }
+
+  private accept(message: unknown, rebuild = true): void {
+    const parsed = AnnouncementSchema.safeParse(message);
+    if (!parsed.success) {
+      this.log.warn('ignored a malformed announcement');
+      return;
+    }
+    const announcement = parsed.data;
+    const known = this.instances.get(announcement.instanceId);
+    if (announcement.state === 'draining') {
+      if (known && this.instances.delete(announcement.instanceId) && rebuild) this.rebuild();
+      return;
+    }
+    this.instances.set(announcement.instanceId, { ...announcement, lastSeen: Date.now() });
+    const changed = !known || JSON.stringify(known.manifest) !== JSON.stringify(announcement.manifest);
+    if (!known) this.log.log(`${announcement.manifest.service} instance ${announcement.instanceId} joined`);
+    if (changed && rebuild) this.rebuild();
+  }
+
+  private sweep(): void {
+    const now = Date.now();
+    let removed = false;
+    for (const [id, instance] of this.instances) {
+      if (now - instance.lastSeen > instance.heartbeatMs * MISSED_BEATS) {
+        this.instances.delete(id);
+        this.log.warn(`${instance.manifest.service} instance ${id} stopped beating; removed`);
+        removed = true;
+      }
+    }
+    if (removed) this.rebuild();
+  }
+
+  private rebuild(): void {
+    const previous = this.current;
+    const next = new CatalogSnapshot(liveServices(this.instances.values()), { prefix: this.env.TOOL_NAME_PREFIX });
+    for (const conflict of next.conflicts) {
+      this.log.warn(
+        `${conflict.kind} name conflict on "${conflict.name}": kept ${conflict.winner}'s, ` +
+          (conflict.renamedTo ? `${conflict.loser}'s is published as "${conflict.renamedTo}"` : `${conflict.loser}'s is not published`),
+      );
+    }
+    this.current = next;
+    this.liveInstances.reset();
+    for (const [service, live] of next.services) this.liveInstances.set({ service }, live.instances.length);
+
+    const before = previous.fingerprint();
+    const after = next.fingerprint();
+    const change: CatalogChange = {
+      tools: before.tools !== after.tools,
+      prompts: before.prompts !== after.prompts,
+      resources: before.resources !== after.resources,
+    };
+    if (!change.tools && !change.prompts && !change.resources) return;
+    for (const listener of this.listeners) {
+      try {
+        listener(change, next);
+      } catch (error) {
+        this.log.error({ err: error }, 'catalog listener failed');
+      }
+    }
+  }
+}

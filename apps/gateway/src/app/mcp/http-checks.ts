@@ -1,0 +1,83 @@
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
+import { RPC } from './rpc.error';
+
+const LOCAL_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
+
+/** An HTTP-level rejection: status and JSON-RPC error to answer with. */
+export class HttpRejection extends Error {
+  constructor(
+    readonly status: number,
+    readonly rpcCode: number,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'HttpRejection';
+  }
+}
+
+/**
+ * DNS-rebinding and cross-site protection: a browser `Origin` must be allowed (by default only local
+ * origins), and when `allowedHosts` is set the `Host` header must be one of them.
+ */
+export function checkOriginAndHost(headers: IncomingHttpHeaders, allowedOrigins: string[], allowedHosts: string[]): void {
+  const origin = headers.origin;
+  if (origin && !isAllowedOrigin(origin, allowedOrigins)) {
+    throw new HttpRejection(403, RPC.ServerError, `Forbidden: origin ${origin} is not allowed`);
+  }
+  if (allowedHosts.length > 0) {
+    const host = headers.host ?? '';
+    const hostname = host.replace(/:\d+$/, '');
+    if (!allowedHosts.includes(host) && !allowedHosts.includes(hostname)) {
+      throw new HttpRejection(403, RPC.ServerError, `Forbidden: host ${host} is not allowed`);
+    }
+  }
+}
+
+function isAllowedOrigin(origin: string, allowed: string[]): boolean {
+  if (allowed.includes('*') || allowed.includes(origin)) return true;
+  if (allowed.length > 0) return false;
+  try {
+    return LOCAL_HOSTNAMES.has(new URL(origin).hostname);
+  } catch {
+    return false;
+  }
+}
+
+/** `Accept` must name every one of `required` (or a wildcard covering it). */
+export function checkAccept(headers: IncomingHttpHeaders, required: string[]): void {
+  const accept = (headers.accept ?? '').toLowerCase();
+  const accepted = accept.split(',').map((part) => part.split(';')[0].trim());
+  const covers = (type: string) => accepted.includes(type) || accepted.includes('*/*') || accepted.includes(`${type.split('/')[0]}/*`);
+  if (!required.every(covers)) {
+    throw new HttpRejection(406, RPC.ServerError, `Not Acceptable: the client must accept ${required.join(' and ')}`);
+  }
+}
+
+export function checkJsonContentType(headers: IncomingHttpHeaders): void {
+  const type = (headers['content-type'] ?? '').toLowerCase();
+  if (!type.startsWith('application/json')) {
+    throw new HttpRejection(415, RPC.ServerError, 'Unsupported Media Type: Content-Type must be application/json');
+  }
+}
+
+/** Reads a request body of at most `limit` bytes (413 above it, without buffering the excess). */
+export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const tooLarge = () => new HttpRejection(413, RPC.InvalidRequest, `Payload Too Large: the body exceeds ${limit} bytes`, { Connection: 'close' });
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) {
+    req.resume();
+    throw tooLarge();
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      req.resume();
+      throw tooLarge();
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,257 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  type CallToolResult,
+  type CompleteResult,
+  type GetPromptResult,
+  type ReadResourceResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import { CompletionResultSchema, FabricError, type CallRequest } from '@fabric/contracts';
+import { MetricsRegistry } from '@fabric/platform-observability';
+import { CatalogService } from '../catalog/catalog.service';
+import type { CatalogSnapshot, CatalogTemplate } from '../catalog/catalog.snapshot';
+import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { ServiceClient } from '../routing/service.client';
+import { ArgumentValidator } from './argument.validator';
+import { paginate } from './pagination';
+import { RPC, RpcError } from './rpc.error';
+import { SessionStore } from './session.store';
+
+export const SERVER_INFO = { name: 'mcp-fabric', title: 'MCP Fabric', version: '0.1.0' } as const;
+
+/** Protocol error of a failed resource/prompt/completion call (tools report failures as `isError` results). */
+function toRpcError(error: unknown): RpcError {
+  if (error instanceof RpcError) return error;
+  if (error instanceof FabricError) {
+    switch (error.code) {
+      case 'NOT_FOUND':
+      case 'INVALID_ARGUMENT':
+        return new RpcError(RPC.InvalidParams, error.message);
+      default:
+        return new RpcError(RPC.InternalError, error.message);
+    }
+  }
+  return new RpcError(RPC.InternalError, 'Internal error');
+}
+
+/** Builds the SDK server of one session: every MCP method answered from the catalog or routed to a service. */
+@Injectable()
+export class McpServerFactory {
+  private readonly log = new Logger('McpServer');
+  private readonly toolCalls;
+  private readonly toolDuration;
+  private readonly templateCache = new WeakMap<CatalogTemplate, UriTemplate>();
+
+  constructor(
+    @Inject(CatalogService) private readonly catalog: CatalogService,
+    @Inject(ServiceClient) private readonly services: ServiceClient,
+    @Inject(SessionStore) private readonly sessions: SessionStore,
+    @Inject(ArgumentValidator) private readonly validator: ArgumentValidator,
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    @Inject(MetricsRegistry) metrics: MetricsRegistry,
+  ) {
+    this.toolCalls = metrics.counter('fabric_gateway_tool_calls_total', 'tools/call requests by tool and outcome', ['tool', 'outcome']);
+    this.toolDuration = metrics.histogram('fabric_gateway_tool_call_seconds', 'tools/call latency at the gateway', ['tool']);
+  }
+
+  create(sessionId: string): Server {
+    const server = new Server(SERVER_INFO, {
+      capabilities: {
+        tools: { listChanged: true },
+        resources: { listChanged: true },
+        prompts: { listChanged: true },
+        logging: {},
+        completions: {},
+      },
+    });
+    const pageSize = this.env.LIST_PAGE_SIZE;
+
+    server.setRequestHandler(ListToolsRequestSchema, (request) => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.tools, request.params?.cursor, pageSize);
+      return {
+        tools: page.map(({ publicName, descriptor }) => ({
+          name: publicName,
+          ...(descriptor.title ? { title: descriptor.title } : {}),
+          ...(descriptor.description ? { description: descriptor.description } : {}),
+          inputSchema: descriptor.inputSchema as { type: 'object' },
+          ...(descriptor.outputSchema ? { outputSchema: descriptor.outputSchema as { type: 'object' } } : {}),
+          ...(descriptor.annotations ? { annotations: descriptor.annotations } : {}),
+          ...(descriptor.icons ? { icons: descriptor.icons } : {}),
+        })),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
+    });
+
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+      const name = request.params.name;
+      const tool = this.catalog.snapshot.tool(name);
+      if (!tool) throw new RpcError(RPC.InvalidParams, `Unknown tool: ${name}`);
+      const args = request.params.arguments ?? {};
+      const invalid = this.validator.validate(tool.descriptor.inputSchema, args);
+      if (invalid) {
+        this.toolCalls.inc({ tool: name, outcome: 'INVALID_ARGUMENT' });
+        return { isError: true, content: [{ type: 'text', text: `Invalid arguments for tool ${name}: ${invalid}` }] };
+      }
+      const stopTimer = this.toolDuration.startTimer({ tool: name });
+      try {
+        const result = (await this.services.call({
+          service: tool.service,
+          operation: 'tools.call',
+          name: tool.descriptor.name,
+          arguments: args,
+          timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+          sessionId,
+          progressToken: request.params._meta?.progressToken,
+          signal: extra.signal,
+        })) as CallToolResult;
+        this.toolCalls.inc({ tool: name, outcome: result.isError ? 'TOOL_ERROR' : 'ok' });
+        return result;
+      } catch (error) {
+        const failure = error instanceof FabricError ? error : new FabricError('INTERNAL', 'Internal error');
+        this.toolCalls.inc({ tool: name, outcome: failure.code });
+        const hint = failure.retryable ? ' (retryable)' : '';
+        return { isError: true, content: [{ type: 'text', text: `${failure.message}${hint}` }] };
+      } finally {
+        stopTimer();
+      }
+    });
+
+    server.setRequestHandler(ListResourcesRequestSchema, (request) => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.resources, request.params?.cursor, pageSize);
+      return { resources: page.map(({ descriptor: { timeoutMs: _t, cache: _c, ...resource } }) => resource), ...(nextCursor ? { nextCursor } : {}) };
+    });
+
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.templates, request.params?.cursor, pageSize);
+      return {
+        resourceTemplates: page.map(({ descriptor: { timeoutMs: _t, cache: _c, completable: _k, ...template } }) => template),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
+    });
+
+    server.setRequestHandler(ReadResourceRequestSchema, async (request, extra): Promise<ReadResourceResult> => {
+      const uri = request.params.uri;
+      const target = this.resolveResource(this.catalog.snapshot, uri);
+      if (!target) throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+      try {
+        return (await this.services.call({
+          service: target.service,
+          operation: 'resources.read',
+          name: target.name,
+          uri,
+          ...(target.params ? { params: target.params } : {}),
+          timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+          sessionId,
+          signal: extra.signal,
+        })) as ReadResourceResult;
+      } catch (error) {
+        if (error instanceof FabricError && error.code === 'NOT_FOUND') throw new RpcError(RPC.ResourceNotFound, error.message, { uri });
+        throw toRpcError(error);
+      }
+    });
+
+    server.setRequestHandler(ListPromptsRequestSchema, (request) => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.prompts, request.params?.cursor, pageSize);
+      return {
+        prompts: page.map(({ publicName, descriptor: { timeoutMs: _t, completable: _k, name: _n, ...prompt } }) => ({ name: publicName, ...prompt })),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
+    });
+
+    server.setRequestHandler(GetPromptRequestSchema, async (request, extra): Promise<GetPromptResult> => {
+      const prompt = this.catalog.snapshot.prompt(request.params.name);
+      if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${request.params.name}`);
+      const missing = prompt.descriptor.arguments.filter((arg) => arg.required && request.params.arguments?.[arg.name] === undefined);
+      if (missing.length > 0) {
+        throw new RpcError(RPC.InvalidParams, `Missing required argument(s) for prompt ${request.params.name}: ${missing.map((arg) => arg.name).join(', ')}`);
+      }
+      try {
+        return (await this.services.call({
+          service: prompt.service,
+          operation: 'prompts.get',
+          name: prompt.descriptor.name,
+          arguments: request.params.arguments ?? {},
+          timeoutMs: prompt.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+          sessionId,
+          signal: extra.signal,
+        })) as GetPromptResult;
+      } catch (error) {
+        throw toRpcError(error);
+      }
+    });
+
+    server.setRequestHandler(CompleteRequestSchema, async (request, extra): Promise<CompleteResult> => {
+      const { ref, argument, context } = request.params;
+      const empty: CompleteResult = { completion: { values: [], total: 0, hasMore: false } };
+      const snapshot = this.catalog.snapshot;
+      let target: { service: string; name: string; completable?: string[]; timeoutMs?: number } | undefined;
+      if (ref.type === 'ref/prompt') {
+        const prompt = snapshot.prompt(ref.name);
+        if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${ref.name}`);
+        target = { service: prompt.service, ...prompt.descriptor };
+      } else {
+        const template = snapshot.templateByUriTemplate(ref.uri);
+        if (!template) throw new RpcError(RPC.InvalidParams, `Unknown resource template: ${ref.uri}`);
+        target = { service: template.service, ...template.descriptor };
+      }
+      if (!target.completable?.includes(argument.name)) return empty;
+      try {
+        const result = CompletionResultSchema.parse(
+          await this.services.call({
+            service: target.service,
+            operation: 'completion.complete',
+            name: target.name,
+            completion: { argument: argument.name, value: argument.value, ...(context?.arguments ? { context: context.arguments } : {}) },
+            timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+            sessionId,
+            signal: extra.signal,
+          }),
+        );
+        return { completion: result };
+      } catch (error) {
+        throw toRpcError(error);
+      }
+    });
+
+    server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+      await this.sessions.update(sessionId, { logLevel: request.params.level });
+      return {};
+    });
+
+    server.onerror = (error) => this.log.warn({ err: error, sessionId }, 'MCP protocol error');
+    return server;
+  }
+
+  /** The service and handler name behind a URI: a fixed resource first, then the first matching template. */
+  private resolveResource(
+    snapshot: CatalogSnapshot,
+    uri: string,
+  ): Pick<CallRequest, 'name' | 'params'> & { service: string; timeoutMs?: number } | undefined {
+    const resource = snapshot.resource(uri);
+    if (resource) return { service: resource.service, name: resource.descriptor.name, timeoutMs: resource.descriptor.timeoutMs };
+    for (const template of snapshot.templates) {
+      const params = this.uriTemplateOf(template).match(uri);
+      if (params) return { service: template.service, name: template.descriptor.name, params, timeoutMs: template.descriptor.timeoutMs };
+    }
+    return undefined;
+  }
+
+  private uriTemplateOf(template: CatalogTemplate): UriTemplate {
+    let compiled = this.templateCache.get(template);
+    if (!compiled) {
+      compiled = new UriTemplate(template.descriptor.uriTemplate);
+      this.templateCache.set(template, compiled);
+    }
+    return compiled;
+  }
+}

@@ -1,0 +1,16 @@
+import { Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module';
+import { RoutingModule } from '../routing/routing.module';
+import { ArgumentValidator } from './argument.validator';
+import { McpController } from './mcp.controller';
+import { McpServerFactory } from './mcp-server.factory';
+import { McpSessions } from './mcp.sessions';
+import { SessionStore } from './session.store';
+
+/** The MCP edge: the only module that knows the MCP SDK and the Streamable HTTP transport. */
+@Module({
+  imports: [CatalogModule, RoutingModule],
+  controllers: [McpController],
+  providers: [ArgumentValidator, McpServerFactory, McpSessions, SessionStore],
+})
+export class McpModule {}

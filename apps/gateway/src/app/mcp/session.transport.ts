@@ -1,0 +1,226 @@
+import type { ServerResponse } from 'node:http';
+import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
+import {
+  isJSONRPCErrorResponse,
+  isJSONRPCRequest,
+  isJSONRPCResultResponse,
+  type JSONRPCMessage,
+  type MessageExtraInfo,
+  type RequestId,
+} from '@modelcontextprotocol/sdk/types.js';
+import { RPC } from './rpc.error';
+
+/** Where the messages answering one POST go. */
+interface Exchange {
+  deliver(message: JSONRPCMessage, isResponse: boolean): Promise<void>;
+}
+
+const SSE_HEADERS = {
+  'Content-Type': 'text/event-stream',
+  'Cache-Control': 'no-cache, no-transform',
+  Connection: 'keep-alive',
+  'X-Accel-Buffering': 'no',
+};
+
+function sseEvent(message: JSONRPCMessage): string {
+  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
+}
+
+/**
+ * The answer to one POST: plain JSON when the requests produce only their responses, SSE as soon as a
+ * request emits a notification or a server-to-client request before its response.
+ */
+class HttpExchange implements Exchange {
+  private readonly pending: Set<RequestId>;
+  private readonly buffered: JSONRPCMessage[] = [];
+  private streaming = false;
+  private closed = false;
+
+  constructor(
+    private readonly res: ServerResponse,
+    ids: RequestId[],
+    private readonly batch: boolean,
+    private readonly headers: Record<string, string>,
+    private beforeFirstWrite: (() => Promise<void>) | undefined,
+    private readonly onDone: (ids: RequestId[]) => void,
+  ) {
+    this.pending = new Set(ids);
+  }
+
+  get ids(): RequestId[] {
+    return [...this.pending];
+  }
+
+  markClosed(): void {
+    this.closed = true;
+  }
+
+  async deliver(message: JSONRPCMessage, isResponse: boolean): Promise<void> {
+    if (this.closed) return;
+    if (isResponse) this.pending.delete((message as { id: RequestId }).id);
+    const done = this.pending.size === 0;
+    if (!this.streaming && !isResponse && !(await this.startStream())) return;
+    if (this.streaming) {
+      this.res.write(sseEvent(message));
+      if (done) this.finish(() => this.res.end());
+      return;
+    }
+    this.buffered.push(message);
+    if (!done || !(await this.runBeforeFirstWrite())) return;
+    const body = JSON.stringify(this.batch ? this.buffered : this.buffered[0]);
+    this.finish(() => {
+      this.res.writeHead(200, { ...this.headers, 'Content-Type': 'application/json' }).end(body);
+    });
+  }
+
+  private async startStream(): Promise<boolean> {
+    if (!(await this.runBeforeFirstWrite())) return false;
+    this.streaming = true;
+    this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS });
+    this.res.flushHeaders();
+    for (const message of this.buffered.splice(0)) this.res.write(sseEvent(message));
+    return true;
+  }
+
+  /** Runs the hook once; when it fails the exchange answers 503 and ends. */
+  private async runBeforeFirstWrite(): Promise<boolean> {
+    const hook = this.beforeFirstWrite;
+    this.beforeFirstWrite = undefined;
+    if (!hook) return true;
+    try {
+      await hook();
+      return true;
+    } catch {
+      const body = JSON.stringify({ jsonrpc: '2.0', error: { code: RPC.InternalError, message: 'Session store unavailable; try again' }, id: null });
+      this.finish(() => this.res.writeHead(503, { 'Content-Type': 'application/json' }).end(body));
+      return false;
+    }
+  }
+
+  private finish(write: () => void): void {
+    this.closed = true;
+    write();
+    this.onDone([]);
+  }
+}
+
+/** Collects the response to a replayed request (used to restore a session on a new replica). */
+class ReplayExchange implements Exchange {
+  constructor(private readonly resolve: () => void) {}
+
+  async deliver(_message: JSONRPCMessage, isResponse: boolean): Promise<void> {
+    if (isResponse) this.resolve();
+  }
+}
+
+export interface PostOptions {
+  /** Extra response headers (the session id on `initialize`). */
+  headers?: Record<string, string>;
+  /** Awaited before the first byte of the answer is written (storing a new session). */
+  beforeFirstWrite?: () => Promise<void>;
+  /** HTTP request details handed to the SDK's handlers. */
+  extra?: MessageExtraInfo;
+}
+
+const KEEPALIVE_MS = 15_000;
+
+/**
+ * An SDK `Transport` for one session on this replica. It holds no session state of its own (that is in
+ * the session store): it only routes the SDK's outgoing messages to the HTTP responses of this replica.
+ */
+export class SessionTransport implements Transport {
+  onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
+  onclose?: () => void;
+  onerror?: (error: Error) => void;
+
+  private readonly exchanges = new Map<RequestId, Exchange>();
+  private standalone?: { res: ServerResponse; keepalive: NodeJS.Timeout };
+  private closed = false;
+
+  constructor(readonly sessionId: string) {}
+
+  async start(): Promise<void> {
+    // Nothing to open: HTTP requests arrive through handlePost/attachStream.
+  }
+
+  /** Feeds the messages of one POST to the SDK and answers on `res` (202 when none is a request). */
+  handlePost(res: ServerResponse, messages: JSONRPCMessage[], batch: boolean, options: PostOptions = {}): void {
+    const ids = messages.filter(isJSONRPCRequest).map((request) => request.id);
+    if (ids.length === 0) {
+      res.writeHead(202, options.headers).end();
+    } else {
+      const exchange = new HttpExchange(res, ids, batch, options.headers ?? {}, options.beforeFirstWrite, () => {
+        for (const id of ids) this.exchanges.delete(id);
+      });
+      for (const id of ids) this.exchanges.set(id, exchange);
+      res.on('close', () => {
+        if (exchange.ids.length === 0) return;
+        // The client went away: stop the work it was waiting for.
+        exchange.markClosed();
+        for (const id of exchange.ids) {
+          this.exchanges.delete(id);
+          this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'client disconnected' } });
+        }
+      });
+    }
+    for (const message of messages) this.onmessage?.(message, options.extra);
+  }
+
+  /** Replays a request into the SDK and waits for (then drops) its response. */
+  replay(message: JSONRPCMessage): Promise<void> {
+    return new Promise((resolve) => {
+      if (isJSONRPCRequest(message)) this.exchanges.set(message.id, new ReplayExchange(resolve));
+      this.onmessage?.(message);
+      if (!isJSONRPCRequest(message)) resolve();
+    });
+  }
+
+  /** Opens the session's stream for messages not tied to a request; false when one is already open here. */
+  attachStream(res: ServerResponse): boolean {
+    if (this.standalone) return false;
+    res.writeHead(200, SSE_HEADERS);
+    res.flushHeaders();
+    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
+    keepalive.unref();
+    this.standalone = { res, keepalive };
+    res.on('close', () => {
+      clearInterval(keepalive);
+      if (this.standalone?.res === res) this.standalone = undefined;
+    });
+    return true;
+  }
+
+  get hasStream(): boolean {
+    return this.standalone !== undefined;
+  }
+
+  async send(message: JSONRPCMessage, options?: TransportSendOptions): Promise<void> {
+    if (this.closed) return;
+    if (isJSONRPCResultResponse(message) || isJSONRPCErrorResponse(message)) {
+      const id = (message as { id: RequestId }).id;
+      const exchange = this.exchanges.get(id);
+      this.exchanges.delete(id);
+      await exchange?.deliver(message, true);
+      return;
+    }
+    const related = options?.relatedRequestId;
+    const exchange = related !== undefined ? this.exchanges.get(related) : undefined;
+    if (exchange) {
+      await exchange.deliver(message, false);
+      return;
+    }
+    this.standalone?.res.write(sseEvent(message));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.standalone) {
+      clearInterval(this.standalone.keepalive);
+      this.standalone.res.end();
+      this.standalone = undefined;
+    }
+    this.exchanges.clear();
+    this.onclose?.();
+  }
+}

@@ -1,0 +1,20 @@
+export { bootstrapService } from './lib/bootstrap';
+export { McpTool, McpResource, McpResourceTemplate, McpPrompt, McpCompletion } from './lib/decorators';
+export type {
+  ToolOptions,
+  ResourceOptions,
+  ResourceTemplateOptions,
+  PromptOptions,
+  CompletionTarget,
+  ToolReturn,
+  ResourceReturn,
+  PromptReturn,
+  CompletionReturn,
+} from './lib/decorators';
+export type { CallContext, ResourceContext } from './lib/call-context';
+export type { ServiceIdentity } from './lib/manifest.builder';
+export { ServiceKitModule } from './lib/service-kit.module';
+export { FabricServer } from './lib/fabric.server';
+export { HandlerTable, DuplicateHandlerError } from './lib/handler.table';
+export { serviceEnvSchema } from './lib/kit.config';
+export type { ServiceEnv } from './lib/kit.config';

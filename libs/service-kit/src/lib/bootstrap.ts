@@ -1,0 +1,44 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import type { INestApplication, Type } from '@nestjs/common';
+import { Logger } from 'nestjs-pino';
+import { ConfigError, loadConfig } from '@fabric/platform-config';
+import { NatsUnreachableError } from '@fabric/platform-nats';
+import { FabricServer } from './fabric.server';
+import { serviceEnvSchema, type ServiceEnv } from './kit.config';
+import type { ServiceIdentity } from './manifest.builder';
+import { ServiceKitModule } from './service-kit.module';
+
+/** Starts a domain service: its handlers on NATS, and `/healthz`, `/readyz`, `/metrics` on `PORT`. */
+export async function bootstrapService(
+  app: Type<unknown>,
+  identity: ServiceIdentity,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<INestApplication> {
+  try {
+    const config: ServiceEnv = loadConfig(serviceEnvSchema, env);
+    const nest = await NestFactory.create(ServiceKitModule.forRoot(app, identity, config), {
+      bufferLogs: true,
+      forceCloseConnections: true,
+    });
+    nest.useLogger(nest.get(Logger));
+    nest.enableShutdownHooks();
+    nest.connectMicroservice({ strategy: nest.get(FabricServer) }, { inheritAppConfig: true });
+    await nest.init();
+    await nest.startAllMicroservices();
+    await nest.listen(config.PORT);
+    return nest;
+  } catch (error) {
+    return exitOnStartupError(identity.service, error);
+  }
+}
+
+/** A service that cannot start says why in one line and exits non-zero; no stack for known causes. */
+function exitOnStartupError(service: string, error: unknown): never {
+  if (error instanceof ConfigError || error instanceof NatsUnreachableError) {
+    process.stderr.write(`${service}-service: ${error.message}\n`);
+  } else {
+    process.stderr.write(`${service}-service failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+}

@@ -1,0 +1,221 @@
+import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
+import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import { randomUUID } from 'node:crypto';
+import {
+  CallRequestSchema,
+  CancelSchema,
+  CancelledError,
+  DeadlineExceededError,
+  UnavailableError,
+  fabricSubjects,
+  type Announcement,
+  type CallReply,
+  type CallRequest,
+  type FabricSubjects,
+} from '@fabric/contracts';
+import { NatsClient, decodeJson, encodeJson, tryDecodeJson, type Msg, type Subscription } from '@fabric/platform-nats';
+import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
+import { dispatchCall } from './call.dispatcher';
+import { HandlerRegistry } from './handler.registry';
+import { SERVICE_ENV, type ServiceEnv } from './kit.config';
+import { toWireError } from './wire-error';
+
+interface InFlight {
+  controller: AbortController;
+  finished: Promise<void>;
+}
+
+/**
+ * The service side of the fabric's NATS contract, as a NestJS transport strategy: joins the service's
+ * queue group, announces the manifest, runs each call under its deadline and cancellation, and drains.
+ */
+@Injectable()
+export class FabricServer extends Server implements CustomTransportStrategy, BeforeApplicationShutdown {
+  private readonly log = new Logger('FabricServer');
+  private readonly subjects: FabricSubjects;
+  readonly instanceId: string;
+  private readonly inFlight = new Map<string, InFlight>();
+  private requestSubscription?: Subscription;
+  private controlSubscriptions: Subscription[] = [];
+  private heartbeat?: NodeJS.Timeout;
+  private draining?: Promise<void>;
+
+  private readonly calls;
+  private readonly duration;
+  private readonly inFlightGauge;
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(HandlerRegistry) private readonly registry: HandlerRegistry,
+    @Inject(SERVICE_ENV) private readonly env: ServiceEnv,
+    @Inject(ReadinessRegistry) private readonly readiness: ReadinessRegistry,
+    @Inject(MetricsRegistry) metrics: MetricsRegistry,
+  ) {
+    super();
+    this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
+    this.instanceId = env.INSTANCE_ID ?? `${registry.identity.service}-${randomUUID().slice(0, 8)}`;
+    this.calls = metrics.counter('fabric_service_calls_total', 'Calls served, by operation, name and outcome', ['operation', 'name', 'outcome']);
+    this.duration = metrics.histogram('fabric_service_call_duration_seconds', 'Time to serve one call', ['operation', 'name']);
+    this.inFlightGauge = metrics.gauge('fabric_service_in_flight', 'Calls being served now');
+    readiness.register('nats', () => {
+      if (!this.nats.isConnected()) throw new Error('NATS is not connected');
+    });
+  }
+
+  /** Called by NestJS once the app is initialised: subscribe, then announce. */
+  listen(callback: (error?: unknown) => void): void {
+    try {
+      this.start();
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  private start(): void {
+    const service = this.registry.identity.service;
+    this.requestSubscription = this.nats.subscribe(this.subjects.requestWildcard(service), (msg) => this.onRequest(msg), {
+      queue: this.subjects.queueGroup(service),
+    });
+    this.controlSubscriptions = [
+      this.nats.subscribe(this.subjects.cancel(service), (msg) => this.onCancel(msg)),
+      this.nats.subscribe(this.subjects.hello, (msg) => {
+        msg.respond(encodeJson(this.announcement()));
+      }),
+    ];
+    this.nats.publishJson(this.subjects.announce, this.announcement());
+    this.heartbeat = setInterval(() => this.nats.publishJson(this.subjects.announce, this.announcement()), this.env.HEARTBEAT_MS);
+    this.heartbeat.unref();
+    this.log.log(`${service} instance ${this.instanceId} serving ${this.registry.table.tools.size} tools`);
+  }
+
+  private announcement(): Announcement {
+    return {
+      instanceId: this.instanceId,
+      manifest: this.registry.table.manifest,
+      heartbeatMs: this.env.HEARTBEAT_MS,
+      state: this.draining ? 'draining' : 'ready',
+      sentAt: Date.now(),
+    };
+  }
+
+  private onRequest(msg: Msg): void {
+    let request: CallRequest;
+    try {
+      request = CallRequestSchema.parse(decodeJson(msg.data));
+    } catch {
+      this.reply(msg, { ok: false, error: { code: 'INVALID_ARGUMENT', message: 'Malformed call envelope', retryable: false } });
+      return;
+    }
+    if (this.draining) {
+      this.reply(msg, { ok: false, error: new UnavailableError('The replica is shutting down').toWire() });
+      return;
+    }
+    const remaining = request.deadline - Date.now();
+    if (remaining <= 0) {
+      this.reply(msg, { ok: false, error: new DeadlineExceededError().toWire() });
+      return;
+    }
+
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError()), remaining);
+    const stopTimer = this.duration.startTimer({ operation: request.operation, name: request.name });
+    this.inFlightGauge.inc();
+
+    // A handler that ignores its signal must not hold the reply: whichever settles first answers.
+    const aborted = new Promise<never>((_, reject) => {
+      controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
+    });
+    const ctx = {
+      callId: request.id,
+      signal: controller.signal,
+      deadline: request.deadline,
+      principal: request.principal,
+      sessionId: request.sessionId,
+    };
+    const finished = Promise.race([dispatchCall(this.registry.table, request, ctx), aborted])
+      .then(
+        (result): CallReply => ({ ok: true, result }),
+        (error: unknown): CallReply => ({
+          ok: false,
+          error: toWireError(error, (ref, cause) => this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`)),
+        }),
+      )
+      .then((reply) => {
+        clearTimeout(timer);
+        stopTimer();
+        this.inFlightGauge.dec();
+        this.inFlight.delete(request.id);
+        this.calls.inc({ operation: request.operation, name: request.name, outcome: reply.ok ? 'ok' : reply.error.code });
+        this.reply(msg, reply);
+      });
+    this.inFlight.set(request.id, { controller, finished });
+  }
+
+  private onCancel(msg: Msg): void {
+    const parsed = CancelSchema.safeParse(tryDecodeJson(msg.data));
+    if (!parsed.success) return;
+    this.inFlight.get(parsed.data.id)?.controller.abort(new CancelledError(parsed.data.reason));
+  }
+
+  private reply(msg: Msg, reply: CallReply): void {
+    if (msg.reply) msg.respond(encodeJson(reply));
+  }
+
+  /** Number of calls being served now. */
+  get inFlightCount(): number {
+    return this.inFlight.size;
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    await this.drain();
+  }
+
+  /**
+   * Stops taking calls, finishes the ones held (up to the grace period, then aborts them as retryable),
+   * and leaves the catalog. Idempotent.
+   */
+  drain(): Promise<void> {
+    this.draining ??= this.runDrain();
+    return this.draining;
+  }
+
+  private async runDrain(): Promise<void> {
+    this.readiness.markStopping();
+    if (this.heartbeat) clearInterval(this.heartbeat);
+    const service = this.registry.identity.service;
+    if (!this.nats.connection.isClosed()) {
+      this.nats.publishJson(this.subjects.goodbye, { instanceId: this.instanceId, service });
+      await this.requestSubscription?.drain().catch(() => undefined);
+    }
+    const held = [...this.inFlight.values()];
+    if (held.length > 0) this.log.log(`draining: finishing ${held.length} call(s)`);
+    let graceTimer: NodeJS.Timeout | undefined;
+    const grace = new Promise<'grace'>((resolve) => {
+      graceTimer = setTimeout(() => resolve('grace'), this.env.SHUTDOWN_GRACE_MS);
+    });
+    const outcome = await Promise.race([Promise.all(held.map((call) => call.finished)), grace]);
+    clearTimeout(graceTimer);
+    if (outcome === 'grace') {
+      const left = [...this.inFlight.values()];
+      this.log.warn(`grace period over: aborting ${left.length} call(s)`);
+      for (const call of left) call.controller.abort(new UnavailableError('The replica shut down before the call finished'));
+      await Promise.all(left.map((call) => call.finished));
+    }
+    for (const subscription of this.controlSubscriptions) subscription.unsubscribe();
+    if (!this.nats.connection.isClosed()) await this.nats.connection.flush().catch(() => undefined);
+    this.log.log(`${service} instance ${this.instanceId} drained`);
+  }
+
+  close(): Promise<void> {
+    return this.drain();
+  }
+
+  on(): void {
+    // The fabric has no transport events to expose.
+  }
+
+  unwrap<T>(): T {
+    return this.nats.connection as T;
+  }
+}

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { baseEnvSchema, intEnv } from '@fabric/platform-config';
+
+/** Injection token of the validated service environment. */
+export const SERVICE_ENV = Symbol('SERVICE_ENV');
+
+/** Environment of every service built with the kit. */
+export const serviceEnvSchema = baseEnvSchema.extend({
+  /** Interval of the announcement heartbeat; the gateway drops an instance after three missed beats. */
+  HEARTBEAT_MS: intEnv(2_000, 100),
+  /** Unique id of this replica; generated when absent. */
+  INSTANCE_ID: z.string().min(1).optional(),
+});
+export type ServiceEnv = z.infer<typeof serviceEnvSchema>;

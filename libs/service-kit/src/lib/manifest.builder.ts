@@ -1,0 +1,87 @@
+import { z } from 'zod';
+import {
+  ServiceManifestSchema,
+  type PromptArgument,
+  type PromptDescriptor,
+  type ResourceDescriptor,
+  type ResourceTemplateDescriptor,
+  type ServiceManifest,
+  type ToolDescriptor,
+} from '@fabric/contracts';
+import type {
+  CompletionTarget,
+  PromptOptions,
+  ResourceOptions,
+  ResourceTemplateOptions,
+  ToolOptions,
+} from './decorators';
+
+/** Identity of a service, given to `bootstrapService`. */
+export interface ServiceIdentity {
+  /** Service name: subject token and tool-name prefix (`[a-z][a-z0-9-]*`). */
+  service: string;
+  version: string;
+  title?: string;
+  description?: string;
+}
+
+export interface Declarations {
+  tools: ToolOptions[];
+  resources: ResourceOptions[];
+  resourceTemplates: ResourceTemplateOptions[];
+  prompts: PromptOptions[];
+  completions: CompletionTarget[];
+}
+
+/** JSON Schema (2020-12) of a zod schema, as clients see it; `io: 'input'` keeps defaulted fields optional. */
+export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
+  const { $schema: _drop, ...jsonSchema } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+  return jsonSchema;
+}
+
+/** MCP prompt arguments of a zod object: one per key, with its description and whether it is required. */
+export function toPromptArguments(schema: z.ZodObject<z.ZodRawShape> | undefined): PromptArgument[] {
+  if (!schema) return [];
+  return Object.entries(schema.shape).map(([name, field]) => {
+    const type = field as z.ZodType;
+    return {
+      name,
+      ...(type.description ? { description: type.description } : {}),
+      required: !type.safeParse(undefined).success,
+    };
+  });
+}
+
+/** Builds the manifest a service announces from what its classes declared. */
+export function buildManifest(identity: ServiceIdentity, declarations: Declarations): ServiceManifest {
+  const completable = (kind: 'prompt' | 'resourceTemplate', name: string) => {
+    const argumentsWithCompletion = declarations.completions
+      .filter((target) => (kind === 'prompt' ? 'prompt' in target && target.prompt === name : 'resourceTemplate' in target && target.resourceTemplate === name))
+      .map((target) => target.argument);
+    return argumentsWithCompletion.length > 0 ? { completable: argumentsWithCompletion } : {};
+  };
+
+  const tools: ToolDescriptor[] = declarations.tools.map((tool) => ({
+    name: tool.name,
+    ...(tool.title ? { title: tool.title } : {}),
+    description: tool.description,
+    inputSchema: toJsonSchema(tool.input, 'input'),
+    ...(tool.output ? { outputSchema: toJsonSchema(tool.output, 'output') } : {}),
+    ...(tool.annotations ? { annotations: tool.annotations } : {}),
+    ...(tool.icons ? { icons: tool.icons } : {}),
+    ...(tool.timeoutMs ? { timeoutMs: tool.timeoutMs } : {}),
+    ...(tool.cache ? { cache: tool.cache } : {}),
+  }));
+  const resources: ResourceDescriptor[] = declarations.resources.map((resource) => ({ ...resource }));
+  const resourceTemplates: ResourceTemplateDescriptor[] = declarations.resourceTemplates.map((template) => ({
+    ...template,
+    ...completable('resourceTemplate', template.name),
+  }));
+  const prompts: PromptDescriptor[] = declarations.prompts.map(({ arguments: args, ...prompt }) => ({
+    ...prompt,
+    arguments: toPromptArguments(args),
+    ...completable('prompt', prompt.name),
+  }));
+
+  return ServiceManifestSchema.parse({ ...identity, tools, resources, resourceTemplates, prompts });
+}

@@ -1,0 +1,32 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { NatsModule } from '@fabric/platform-nats';
+import { ObservabilityModule } from '@fabric/platform-observability';
+import { hostname } from 'node:os';
+import { FabricServer } from './fabric.server';
+import { HandlerRegistry, SERVICE_IDENTITY } from './handler.registry';
+import { SERVICE_ENV, type ServiceEnv } from './kit.config';
+import type { ServiceIdentity } from './manifest.builder';
+
+/** Everything a domain service needs around its handlers: NATS, discovery, logs, metrics, health. */
+@Module({})
+export class ServiceKitModule {
+  static forRoot(app: Type<unknown>, identity: ServiceIdentity, env: ServiceEnv): DynamicModule {
+    return {
+      module: ServiceKitModule,
+      imports: [
+        ObservabilityModule.forRoot({ app: `${identity.service}-service`, logLevel: env.LOG_LEVEL }),
+        NatsModule.forRoot({ url: env.NATS_URL, name: `${identity.service}-service@${hostname()}/${process.pid}` }),
+        DiscoveryModule,
+        app,
+      ],
+      providers: [
+        { provide: SERVICE_IDENTITY, useValue: identity },
+        { provide: SERVICE_ENV, useValue: env },
+        HandlerRegistry,
+        FabricServer,
+      ],
+      exports: [FabricServer],
+    };
+  }
+}
