@@ -2,8 +2,8 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import type { INestApplication, Type } from '@nestjs/common';
 import { Logger } from 'nestjs-pino';
-import { ConfigError, loadConfig } from '@fabric/platform-config';
-import { NatsUnreachableError } from '@fabric/platform-nats';
+import { loadConfig } from '@fabric/platform-config';
+import { exitGracefullyOnSignals, exitOnStartupError } from '@fabric/platform-runtime';
 import { FabricServer } from './fabric.server';
 import { serviceEnvSchema, type ServiceEnv } from './kit.config';
 import type { ServiceIdentity } from './manifest.builder';
@@ -22,23 +22,14 @@ export async function bootstrapService(
       forceCloseConnections: true,
     });
     nest.useLogger(nest.get(Logger));
-    nest.enableShutdownHooks();
+    exitGracefullyOnSignals(nest);
     nest.connectMicroservice({ strategy: nest.get(FabricServer) }, { inheritAppConfig: true });
     await nest.init();
     await nest.startAllMicroservices();
     await nest.listen(config.PORT);
     return nest;
   } catch (error) {
-    return exitOnStartupError(identity.service, error);
+    return exitOnStartupError(`${identity.service}-service`, error);
   }
 }
 
-/** A service that cannot start says why in one line and exits non-zero; no stack for known causes. */
-function exitOnStartupError(service: string, error: unknown): never {
-  if (error instanceof ConfigError || error instanceof NatsUnreachableError) {
-    process.stderr.write(`${service}-service: ${error.message}\n`);
-  } else {
-    process.stderr.write(`${service}-service failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  }
-  process.exit(1);
-}

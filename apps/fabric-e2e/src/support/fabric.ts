@@ -1,0 +1,122 @@
+import { randomBytes } from 'node:crypto';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { AppProcess, eventually } from './processes';
+
+export interface FabricOptions {
+  /** Environment of the gateway, on top of the shared one. */
+  gatewayEnv?: Record<string, string>;
+  /** Services to start before the gateway: app name and extra environment. */
+  services?: { app: string; env?: Record<string, string> }[];
+}
+
+/** A gateway and services started as real processes on a private namespace of the machine's NATS. */
+export class Fabric {
+  readonly namespace = `e2e${randomBytes(4).toString('hex')}`;
+  readonly processes: AppProcess[] = [];
+  gateway!: AppProcess;
+  private readonly clients: Client[] = [];
+
+  static async start(options: FabricOptions = {}): Promise<Fabric> {
+    const fabric = new Fabric();
+    try {
+      await Promise.all((options.services ?? []).map((service) => fabric.startService(service.app, service.env)));
+      fabric.gateway = await fabric.startApp('gateway', { DISCOVERY_WAIT_MS: '500', ...options.gatewayEnv });
+    } catch (error) {
+      await fabric.stop();
+      throw error;
+    }
+    return fabric;
+  }
+
+  /** Environment every app of this fabric shares. */
+  get sharedEnv(): Record<string, string> {
+    return { FABRIC_NAMESPACE: this.namespace, NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', HEARTBEAT_MS: '500' };
+  }
+
+  async startApp(app: string, env: Record<string, string> = {}): Promise<AppProcess> {
+    const started = await AppProcess.start(app, { ...this.sharedEnv, ...env });
+    this.processes.push(started);
+    return started.ready();
+  }
+
+  startService(app: string, env: Record<string, string> = {}): Promise<AppProcess> {
+    return this.startApp(app, env);
+  }
+
+  get mcpUrl(): string {
+    return `${this.gateway.url}/mcp`;
+  }
+
+  /** An SDK client with an initialized session on the gateway. */
+  async connect(name = 'e2e'): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
+    const client = new Client({ name, version: '1.0.0' }, { capabilities: {} });
+    const transport = new StreamableHTTPClientTransport(new URL(this.mcpUrl));
+    await client.connect(transport);
+    this.clients.push(client);
+    return { client, transport };
+  }
+
+  /** Waits until the gateway lists a tool with this public name. */
+  async waitForTool(client: Client, name: string, present = true): Promise<void> {
+    await eventually(
+      async () => {
+        const names = await listAllTools(client);
+        return names.includes(name) === present;
+      },
+      15_000,
+      `tool ${name} to be ${present ? 'listed' : 'gone'}`,
+    );
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.clients.map((client) => client.close().catch(() => undefined)));
+    await Promise.all(this.processes.map((process) => process.stop('SIGKILL')));
+  }
+}
+
+/** Every tool name, following `nextCursor` through all pages. */
+export async function listAllTools(client: Client): Promise<string[]> {
+  const names: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.listTools(cursor ? { cursor } : {});
+    names.push(...page.tools.map((tool) => tool.name));
+    cursor = page.nextCursor;
+  } while (cursor);
+  return names;
+}
+
+/** The text of a tool result's first content block. */
+export function textOf(result: unknown): string {
+  const content = (result as { content?: { type: string; text?: string }[] }).content ?? [];
+  return content.map((block) => block.text ?? '').join('\n');
+}
+
+/** Raw JSON-RPC POST to the MCP endpoint, for what the SDK client would never send. */
+export async function postRaw(
+  url: string,
+  body: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; json: unknown; headers: Headers }> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream', ...headers },
+    body,
+  });
+  const text = await response.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = text;
+  }
+  return { status: response.status, json, headers: response.headers };
+}
+
+export const INITIALIZE = JSON.stringify({
+  jsonrpc: '2.0',
+  id: 1,
+  method: 'initialize',
+  params: { protocolVersion: '2025-11-25', capabilities: {}, clientInfo: { name: 'raw', version: '1' } },
+});

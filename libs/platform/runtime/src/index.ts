@@ -1,0 +1,1 @@
+export { exitGracefullyOnSignals, exitOnStartupError } from './process.lifecycle';

@@ -1,0 +1,33 @@
+import type { INestApplication } from '@nestjs/common';
+import { ConfigError } from '@fabric/platform-config';
+import { NatsUnreachableError } from '@fabric/platform-nats';
+
+/**
+ * On SIGTERM or SIGINT: close the app (each module drains what it holds), then exit 0. A second signal
+ * exits at once.
+ */
+export function exitGracefullyOnSignals(app: INestApplication, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
+  let closing = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (closing) process.exit(1);
+    closing = true;
+    app.close().then(
+      () => process.exit(0),
+      (error: unknown) => {
+        process.stderr.write(`error while stopping on ${signal}: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.exit(1);
+      },
+    );
+  };
+  for (const signal of signals) process.on(signal, onSignal);
+}
+
+/** An app that cannot start says why and exits non-zero; known causes get one line and no stack. */
+export function exitOnStartupError(app: string, error: unknown): never {
+  if (error instanceof ConfigError || error instanceof NatsUnreachableError) {
+    process.stderr.write(`${app}: ${error.message}\n`);
+  } else {
+    process.stderr.write(`${app} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+}
