@@ -94,6 +94,24 @@ describe('gateway faults', () => {
     expect((await postRaw(fabric.mcpUrl, ping, { 'mcp-session-id': sessionId })).status).toBe(404);
   });
 
+  it('a session idle for longer than the configured TTL expires (404), an active one does not', async () => {
+    // Its own namespace: the TTL is a property of the session bucket, shared by every gateway of a fabric.
+    const shortLived = await fabric.startApp('gateway', { SESSION_IDLE_TTL_MS: '1500', DISCOVERY_WAIT_MS: '0', FABRIC_NAMESPACE: `${fabric.namespace}ttl` });
+    const url = `${shortLived.url}/mcp`;
+    const ping = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' });
+    const idle = (await postRaw(url, INITIALIZE)).headers.get('mcp-session-id')!;
+    const active = (await postRaw(url, INITIALIZE)).headers.get('mcp-session-id')!;
+    // Only the active session is used for three TTLs; touching the idle one would keep it alive.
+    const until = Date.now() + 3 * 1_500;
+    while (Date.now() < until) {
+      expect((await postRaw(url, ping, { 'mcp-session-id': active })).status).toBe(200);
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    expect((await postRaw(url, ping, { 'mcp-session-id': idle })).status).toBe(404);
+    expect((await postRaw(url, ping, { 'mcp-session-id': active })).status).toBe(200);
+    await shortLived.stop();
+  });
+
   it('a body over the configured limit gets 413 and the gateway keeps serving', async () => {
     const huge = JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'ping', params: { pad: 'x'.repeat(200_000) } });
     const response = await postRaw(fabric.mcpUrl, huge);
