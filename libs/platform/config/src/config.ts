@@ -20,7 +20,9 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
 }
 
 /** An integer environment variable with a default. */
-export const intEnv = (fallback: number, min = 0) => z.coerce.number().int().min(min).default(fallback);
+export const intEnv = (fallback: number, min = 0) =>
+  // An empty variable (`PORT=` from a compose file) means "not set", not 0.
+  z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : value), z.coerce.number().int().min(min).default(fallback));
 
 /** A boolean environment variable: `true/1/yes/on` or `false/0/no/off`. */
 export const boolEnv = (fallback: boolean) =>

@@ -118,7 +118,8 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     }
 
     const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(new DeadlineExceededError()), remaining);
+    // Node fires timers longer than 2^31-1 ms at once; such a deadline is as good as none.
+    const timer = setTimeout(() => controller.abort(new DeadlineExceededError()), Math.min(remaining, 2 ** 31 - 1));
     const stopTimer = this.duration.startTimer({ operation: request.operation, name: request.name });
     this.inFlightGauge.inc();
 

@@ -32,6 +32,7 @@ export function toToolResult(value: unknown, output?: z.ZodType): ToolResult {
 export function toResourceResult(value: unknown, uri: string, mimeType?: string): ResourceResult {
   if (isObject(value) && Array.isArray(value['contents'])) return value as ResourceResult;
   if (typeof value === 'string') return { contents: [{ uri, mimeType: mimeType ?? 'text/plain', text: value }] };
+  if (value === undefined || value === null) throw new InternalError('The resource handler returned nothing');
   return { contents: [{ uri, mimeType: mimeType ?? 'application/json', text: JSON.stringify(value, null, 2) }] };
 }
 
@@ -55,7 +56,8 @@ export function toCompletionResult(value: unknown): CompletionResult {
   }
   if (isObject(value) && Array.isArray(value['values'])) {
     const result = value as CompletionResult;
-    return { ...result, values: result.values.slice(0, MAX_COMPLETIONS) };
+    if (result.values.length <= MAX_COMPLETIONS) return result;
+    return { values: result.values.slice(0, MAX_COMPLETIONS), total: result.total ?? result.values.length, hasMore: true };
   }
   throw new InternalError('The completion handler returned neither string[] nor { values }');
 }

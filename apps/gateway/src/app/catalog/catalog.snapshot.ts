@@ -168,10 +168,22 @@ export function liveServices(instances: Iterable<Announcement>): Map<string, Liv
   return services;
 }
 
-/** Compares dotted versions numerically where both parts are numbers (`1.10.0` > `1.9.0`). */
+/** Compares versions semver-style: numeric core first, then a pre-release (`-rc.1`) below its release. */
 export function compareVersions(a: string, b: string): number {
-  const left = a.split(/[.-]/);
-  const right = b.split(/[.-]/);
+  const [coreA, preA] = splitVersion(a);
+  const [coreB, preB] = splitVersion(b);
+  const core = compareParts(coreA.split('.'), coreB.split('.'));
+  if (core !== 0) return core;
+  if (preA === undefined || preB === undefined) return preA === preB ? 0 : preA === undefined ? 1 : -1;
+  return compareParts(preA.split('.'), preB.split('.'));
+}
+
+function splitVersion(version: string): [string, string | undefined] {
+  const dash = version.indexOf('-');
+  return dash === -1 ? [version, undefined] : [version.slice(0, dash), version.slice(dash + 1)];
+}
+
+function compareParts(left: string[], right: string[]): number {
   for (let i = 0; i < Math.max(left.length, right.length); i++) {
     const x = left[i] ?? '0';
     const y = right[i] ?? '0';

@@ -1,0 +1,101 @@
+import {
+  CancelledError,
+  ConflictError,
+  DeadlineExceededError,
+  ERROR_CODES,
+  FabricError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  PermissionDeniedError,
+  UnavailableError,
+  WireErrorSchema,
+  type ErrorCode,
+} from './errors';
+
+describe('FabricError', () => {
+  it('toWire carries code, message and retryable, and leaves ref out when there is none', () => {
+    const wire = new FabricError('CONFLICT', 'order 7 is already shipped').toWire();
+    expect(wire).toEqual({ code: 'CONFLICT', message: 'order 7 is already shipped', retryable: false });
+    expect('ref' in wire).toBe(false);
+  });
+
+  it('toWire includes the ref when one was given', () => {
+    expect(new FabricError('INTERNAL', 'boom', { ref: 'abc123' }).toWire()).toEqual({
+      code: 'INTERNAL',
+      message: 'boom',
+      retryable: false,
+      ref: 'abc123',
+    });
+  });
+
+  it('toWire produces a value the wire schema accepts', () => {
+    expect(WireErrorSchema.safeParse(new NotFoundError('no such order', { ref: 'r1' }).toWire()).success).toBe(true);
+  });
+
+  it('fromWire restores code, message, retryable and ref', () => {
+    const error = FabricError.fromWire({ code: 'NOT_FOUND', message: 'gone', retryable: true, ref: 'r9' });
+    expect(error).toBeInstanceOf(FabricError);
+    expect(error).toMatchObject({ code: 'NOT_FOUND', message: 'gone', retryable: true, ref: 'r9' });
+  });
+
+  it('round-trips through toWire and fromWire unchanged', () => {
+    const wire = new UnavailableError('try later', { ref: 'x' }).toWire();
+    expect(FabricError.fromWire(wire).toWire()).toEqual(wire);
+  });
+
+  it('keeps the cause it was given', () => {
+    const cause = new Error('socket closed');
+    expect(new UnavailableError('down', { cause }).cause).toBe(cause);
+  });
+
+  const defaultRetryable: Record<ErrorCode, boolean> = {
+    NOT_FOUND: false,
+    INVALID_ARGUMENT: false,
+    CONFLICT: false,
+    PERMISSION_DENIED: false,
+    UNAVAILABLE: true,
+    TIMEOUT: true,
+    CANCELLED: false,
+    INTERNAL: false,
+  };
+  it.each(ERROR_CODES.map((code) => [code, defaultRetryable[code]] as const))(
+    'a %s error is retryable=%s unless told otherwise',
+    (code, retryable) => {
+      expect(new FabricError(code, 'x').retryable).toBe(retryable);
+    },
+  );
+
+  it('an explicit retryable overrides the default of the code', () => {
+    expect(new FabricError('UNAVAILABLE', 'x', { retryable: false }).retryable).toBe(false);
+    expect(new FabricError('CONFLICT', 'x', { retryable: true }).retryable).toBe(true);
+  });
+});
+
+describe('FabricError subclasses', () => {
+  it.each([
+    [NotFoundError, 'NotFoundError', 'NOT_FOUND', false],
+    [InvalidArgumentError, 'InvalidArgumentError', 'INVALID_ARGUMENT', false],
+    [ConflictError, 'ConflictError', 'CONFLICT', false],
+    [PermissionDeniedError, 'PermissionDeniedError', 'PERMISSION_DENIED', false],
+    [UnavailableError, 'UnavailableError', 'UNAVAILABLE', true],
+    [DeadlineExceededError, 'DeadlineExceededError', 'TIMEOUT', true],
+    [CancelledError, 'CancelledError', 'CANCELLED', false],
+    [InternalError, 'InternalError', 'INTERNAL', false],
+  ] as const)('%p is named %s, has code %s and retryable=%s', (ErrorClass, name, code, retryable) => {
+    const error = new ErrorClass('message');
+    expect(error).toBeInstanceOf(FabricError);
+    expect(error).toBeInstanceOf(Error);
+    expect(error).toMatchObject({ name, code, retryable, message: 'message' });
+  });
+
+  it('DeadlineExceededError and CancelledError have default messages', () => {
+    expect(new DeadlineExceededError().message).toBe('The call did not finish before its deadline');
+    expect(new CancelledError().message).toBe('The call was cancelled');
+  });
+
+  it('CancelledError and InternalError still accept an explicit retryable', () => {
+    expect(new CancelledError('stop', { retryable: true }).retryable).toBe(true);
+    expect(new InternalError('bug', { retryable: true }).retryable).toBe(true);
+  });
+});

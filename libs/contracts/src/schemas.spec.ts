@@ -1,0 +1,108 @@
+import { CallReplySchema, CallRequestSchema } from './envelope.schemas';
+import { ServiceManifestSchema, type ServiceManifestInput } from './manifest.schemas';
+
+const goodManifest: ServiceManifestInput = {
+  service: 'orders',
+  version: '1.2.0',
+  tools: [
+    {
+      name: 'find_order',
+      description: 'Finds an order by id',
+      inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
+      cache: { ttlSeconds: 30 },
+    },
+  ],
+  resources: [{ uri: 'orders://recent', name: 'recent' }],
+  resourceTemplates: [{ uriTemplate: 'orders://{id}', name: 'order', completable: ['id'] }],
+  prompts: [{ name: 'summarise.order', arguments: [{ name: 'id', required: true }] }],
+};
+
+describe('ServiceManifestSchema', () => {
+  it('accepts a good manifest and fills the defaults', () => {
+    const parsed = ServiceManifestSchema.parse(goodManifest);
+    expect(parsed.tools[0].cache).toEqual({ ttlSeconds: 30, scope: 'public' });
+    expect(parsed.prompts[0].name).toBe('summarise.order');
+  });
+
+  it('defaults every list to empty', () => {
+    expect(ServiceManifestSchema.parse({ service: 'orders', version: '1' })).toEqual({
+      service: 'orders',
+      version: '1',
+      tools: [],
+      resources: [],
+      resourceTemplates: [],
+      prompts: [],
+    });
+  });
+
+  it.each(['Orders', '1orders', 'order_s', 'orders.v2', '', 'a'.repeat(64)])('rejects the service name %p', (service) => {
+    const result = ServiceManifestSchema.safeParse({ ...goodManifest, service });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues[0].path).toEqual(['service']);
+  });
+
+  it.each(['find order', 'find/order', 'a'.repeat(129), ''])('rejects the tool name %p', (name) => {
+    const result = ServiceManifestSchema.safeParse({ ...goodManifest, tools: [{ ...goodManifest.tools![0], name }] });
+    expect(result.success).toBe(false);
+    expect(result.error!.issues[0].path).toEqual(['tools', 0, 'name']);
+  });
+
+  it('accepts tool names with dots, dashes and underscores up to 128 characters', () => {
+    const name = `a.b-c_${'d'.repeat(122)}`;
+    expect(ServiceManifestSchema.safeParse({ ...goodManifest, tools: [{ ...goodManifest.tools![0], name }] }).success).toBe(true);
+  });
+});
+
+describe('CallRequestSchema', () => {
+  const request = { id: 'c1', operation: 'tools.call', name: 'find_order', arguments: { id: '7' }, deadline: 1_700_000_000_000 };
+
+  it('accepts a tool call', () => {
+    expect(CallRequestSchema.parse(request)).toEqual(request);
+  });
+
+  it('accepts a template read with string and list params and a completion request', () => {
+    expect(
+      CallRequestSchema.safeParse({
+        ...request,
+        operation: 'resources.read',
+        uri: 'orders://7',
+        params: { id: '7', tags: ['a', 'b'] },
+      }).success,
+    ).toBe(true);
+    expect(
+      CallRequestSchema.safeParse({ ...request, operation: 'completion.complete', completion: { argument: 'id', value: '7' } }).success,
+    ).toBe(true);
+  });
+
+  it('rejects an unknown operation', () => {
+    expect(CallRequestSchema.safeParse({ ...request, operation: 'tools.delete' }).success).toBe(false);
+  });
+
+  it('rejects a request without id, name or an integer deadline', () => {
+    const paths = (value: unknown) => CallRequestSchema.safeParse(value).error?.issues.map((issue) => issue.path.join('.'));
+    expect(paths({ ...request, id: '' })).toEqual(['id']);
+    expect(paths({ ...request, name: '' })).toEqual(['name']);
+    expect(paths({ ...request, deadline: 1.5 })).toEqual(['deadline']);
+    const { deadline: _deadline, ...noDeadline } = request;
+    expect(paths(noDeadline)).toEqual(['deadline']);
+  });
+});
+
+describe('CallReplySchema', () => {
+  it('accepts a success reply with any result', () => {
+    expect(CallReplySchema.parse({ ok: true, result: { content: [] } })).toEqual({ ok: true, result: { content: [] } });
+  });
+
+  it('accepts a failure reply with a wire error', () => {
+    const reply = { ok: false, error: { code: 'TIMEOUT', message: 'late', retryable: true } };
+    expect(CallReplySchema.parse(reply)).toEqual(reply);
+  });
+
+  it('rejects a failure reply whose error has an unknown code', () => {
+    expect(CallReplySchema.safeParse({ ok: false, error: { code: 'OOPS', message: 'x', retryable: false } }).success).toBe(false);
+  });
+
+  it('rejects a failure reply without an error', () => {
+    expect(CallReplySchema.safeParse({ ok: false, result: 1 }).success).toBe(false);
+  });
+});

@@ -1,0 +1,239 @@
+import 'reflect-metadata';
+import { Inject, Injectable, Module, type INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import {
+  AnnouncementSchema,
+  CallReplySchema,
+  CancelledError,
+  DeadlineExceededError,
+  GoodbyeSchema,
+  fabricSubjects,
+  type Announcement,
+  type CallReply,
+  type CallRequest,
+  type Goodbye,
+} from '@fabric/contracts';
+import { loadConfig } from '@fabric/platform-config';
+import { NatsClient, NoRespondersError, decodeJson, encodeJson } from '@fabric/platform-nats';
+import type { CallContext } from './call-context';
+import { McpTool } from './decorators';
+import { FabricServer } from './fabric.server';
+import { serviceEnvSchema } from './kit.config';
+import { ServiceKitModule } from './service-kit.module';
+
+// The kit on the machine's real NATS; a namespace of its own so no other run hears these subjects.
+const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+const namespace = `t${randomBytes(6).toString('hex')}`;
+const subjects = fabricSubjects(namespace);
+
+/** What one app's handlers saw, for the test to observe (and the gates the test opens). */
+class Probe {
+  readonly started = new Set<string>();
+  readonly aborted = new Map<string, unknown>();
+  readonly held = new Map<string, () => void>();
+  served = 0;
+}
+
+const PROBE = Symbol('PROBE');
+const MARKER = Symbol('MARKER');
+
+@Injectable()
+class KitTestTools {
+  constructor(
+    @Inject(PROBE) private readonly probe: Probe,
+    @Inject(MARKER) private readonly marker: string,
+  ) {}
+
+  @McpTool({ name: 'echo', description: 'Returns its text', input: z.object({ text: z.string() }) })
+  echo(args: { text: string }): string {
+    return args.text;
+  }
+
+  @McpTool({ name: 'whoami', description: 'Names the app instance that served the call', input: z.object({}) })
+  whoami(): string {
+    this.probe.served++;
+    return this.marker;
+  }
+
+  @McpTool({ name: 'wait_for_abort', description: 'Runs until its signal fires', input: z.object({}) })
+  async waitForAbort(_args: object, ctx: CallContext): Promise<string> {
+    this.probe.started.add(ctx.callId);
+    await new Promise<void>((resolve) => ctx.signal.addEventListener('abort', () => resolve(), { once: true }));
+    this.probe.aborted.set(ctx.callId, ctx.signal.reason);
+    return 'stopped';
+  }
+
+  @McpTool({ name: 'hold', description: 'Runs until the test releases it', input: z.object({}) })
+  async hold(_args: object, ctx: CallContext): Promise<string> {
+    await new Promise<void>((resolve) => {
+      this.probe.held.set(ctx.callId, resolve);
+      this.probe.started.add(ctx.callId);
+    });
+    return 'released';
+  }
+
+  @McpTool({ name: 'explode', description: 'Throws an unexpected error', input: z.object({}) })
+  explode(): never {
+    throw new Error('password=hunter2 at /srv/orders/secret.ts:42');
+  }
+}
+
+interface RunningApp {
+  app: INestApplication;
+  probe: Probe;
+  instanceId: string;
+}
+
+const running = new Set<INestApplication>();
+
+/** Starts a service app in-process the way `bootstrapService` does, on NATS and a random HTTP port. */
+async function startApp(service: string, instanceId: string): Promise<RunningApp> {
+  const probe = new Probe();
+  @Module({ providers: [KitTestTools, { provide: PROBE, useValue: probe }, { provide: MARKER, useValue: instanceId }] })
+  class TestModule {}
+  const env = loadConfig(serviceEnvSchema, {
+    NATS_URL,
+    FABRIC_NAMESPACE: namespace,
+    LOG_LEVEL: 'silent',
+    // Long enough that every announcement a test sees is the start announcement, not a heartbeat.
+    HEARTBEAT_MS: '60000',
+    SHUTDOWN_GRACE_MS: '3000',
+    INSTANCE_ID: instanceId,
+  });
+  const app = await NestFactory.create(ServiceKitModule.forRoot(TestModule, { service, version: '1.0.0' }, env), { logger: false });
+  running.add(app);
+  await app.init();
+  app.connectMicroservice({ strategy: app.get(FabricServer) });
+  await app.startAllMicroservices();
+  await app.listen(0);
+  // The server has processed this app's subscriptions once its connection is flushed.
+  await app.get(NatsClient).connection.flush();
+  return { app, probe, instanceId };
+}
+
+async function closeApp(app: INestApplication): Promise<void> {
+  running.delete(app);
+  await app.close();
+}
+
+/** Polls `probe` until it returns a value, failing after `timeoutMs`. */
+async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 2_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+}
+
+function toolCall(name: string, overrides: Partial<CallRequest> = {}): CallRequest {
+  return { id: randomUUID(), operation: 'tools.call', name, arguments: {}, deadline: Date.now() + 1_000, ...overrides };
+}
+
+describe('FabricServer on NATS', () => {
+  let client: NatsClient;
+  let kit: RunningApp;
+  const announcements: Announcement[] = [];
+  const goodbyes: Goodbye[] = [];
+
+  async function call(service: string, request: CallRequest, timeoutMs = 2_000): Promise<CallReply> {
+    const reply = await client.requestJson(subjects.request(service, 'tools.call'), request, { timeoutMs });
+    return CallReplySchema.parse(reply) as CallReply;
+  }
+
+  beforeAll(async () => {
+    client = await NatsClient.connect({ url: NATS_URL, name: 'fabric-server-int-spec' });
+    client.subscribe(subjects.announce, (msg) => {
+      announcements.push(AnnouncementSchema.parse(decodeJson(msg.data)));
+    });
+    client.subscribe(subjects.goodbye, (msg) => {
+      goodbyes.push(GoodbyeSchema.parse(decodeJson(msg.data)));
+    });
+    await client.connection.flush();
+    kit = await startApp('kit', `kit-${randomBytes(3).toString('hex')}`);
+  });
+
+  afterAll(async () => {
+    for (const app of [...running]) await closeApp(app);
+    await client?.close();
+  });
+
+  it('answers a tool call with { ok: true, result }', async () => {
+    const reply = await call('kit', toolCall('echo', { arguments: { text: 'hello fabric' } }));
+    expect(reply).toEqual({ ok: true, result: { content: [{ type: 'text', text: 'hello fabric' }] } });
+  });
+
+  it('announces its manifest as ready when it starts', async () => {
+    const announcement = await waitFor('the start announcement', () => announcements.find((a) => a.instanceId === kit.instanceId));
+    expect(announcement.state).toBe('ready');
+    expect(announcement.manifest.service).toBe('kit');
+    expect(announcement.manifest.tools.map((tool) => tool.name).sort()).toEqual(['echo', 'explode', 'hold', 'wait_for_abort', 'whoami']);
+  });
+
+  it('answers hello with its announcement and manifest', async () => {
+    const replies = await client.requestManyJson(subjects.hello, { gatewayId: 'int-spec' }, { maxWaitMs: 1_000, stallMs: 200 });
+    const mine = replies.map((reply) => AnnouncementSchema.parse(reply)).find((a) => a.instanceId === kit.instanceId);
+    expect(mine).toMatchObject({ state: 'ready', heartbeatMs: 60_000, manifest: { service: 'kit', version: '1.0.0' } });
+    expect(mine!.manifest.tools.find((tool) => tool.name === 'echo')!.inputSchema).toMatchObject({ required: ['text'] });
+  });
+
+  it('replies TIMEOUT when the deadline passes and fires the handler signal', async () => {
+    const request = toolCall('wait_for_abort', { deadline: Date.now() + 200 });
+    const reply = await call('kit', request);
+    expect(reply).toMatchObject({ ok: false, error: { code: 'TIMEOUT', retryable: true } });
+    const reason = await waitFor('the handler to see its abort', () => kit.probe.aborted.get(request.id));
+    expect(reason).toBeInstanceOf(DeadlineExceededError);
+  });
+
+  it('aborts the running handler when a cancel for its call arrives on the cancel subject', async () => {
+    const request = toolCall('wait_for_abort', { deadline: Date.now() + 1_500 });
+    const pending = call('kit', request);
+    await waitFor('the handler to start', () => kit.probe.started.has(request.id));
+    client.publishJson(subjects.cancel('kit'), { id: request.id, reason: 'the user pressed stop' });
+    const reply = await pending;
+    expect(reply).toEqual({ ok: false, error: { code: 'CANCELLED', message: 'the user pressed stop', retryable: false } });
+    expect(kit.probe.aborted.get(request.id)).toBeInstanceOf(CancelledError);
+  });
+
+  it('turns an unexpected Error into INTERNAL with a ref, and its message stays out of the reply', async () => {
+    const reply = await call('kit', toolCall('explode'));
+    expect(reply).toMatchObject({ ok: false, error: { code: 'INTERNAL', retryable: false, ref: expect.any(String) } });
+    expect(JSON.stringify(reply)).not.toContain('hunter2');
+    expect(JSON.stringify(reply)).not.toContain('secret.ts');
+  });
+
+  it('shares the calls of one service between two instances through the queue group', async () => {
+    const a = await startApp('pair', 'pair-a');
+    const b = await startApp('pair', 'pair-b');
+    try {
+      const replies = await Promise.all(Array.from({ length: 40 }, () => call('pair', toolCall('whoami'))));
+      const servedBy = replies.map((reply) => (reply.ok ? (reply.result as { content: { text: string }[] }).content[0].text : reply.error.code));
+      expect(new Set(servedBy)).toEqual(new Set(['pair-a', 'pair-b']));
+      // Each call reached exactly one instance: without the queue group both would serve all 40.
+      expect(a.probe.served + b.probe.served).toBe(40);
+    } finally {
+      await closeApp(a.app);
+      await closeApp(b.app);
+    }
+  });
+
+  it('on close finishes the call in flight, says goodbye, and then leaves no responders', async () => {
+    const drainer = await startApp('drainer', `drainer-${randomBytes(3).toString('hex')}`);
+    const request = toolCall('hold', { deadline: Date.now() + 2_000 });
+    const pending = call('drainer', request, 3_000);
+    await waitFor('the handler to start', () => drainer.probe.started.has(request.id));
+
+    const closing = closeApp(drainer.app);
+    await waitFor('the goodbye', () => goodbyes.find((goodbye) => goodbye.instanceId === drainer.instanceId));
+    drainer.probe.held.get(request.id)!();
+
+    expect(await pending).toEqual({ ok: true, result: { content: [{ type: 'text', text: 'released' }] } });
+    await closing;
+    await expect(
+      client.request(subjects.request('drainer', 'tools.call'), encodeJson(toolCall('echo', { arguments: { text: 'late' } })), { timeoutMs: 1_000 }),
+    ).rejects.toBeInstanceOf(NoRespondersError);
+  });
+});
