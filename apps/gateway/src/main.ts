@@ -9,7 +9,12 @@ import { gatewayEnvSchema } from './app/gateway.config';
 async function main(): Promise<void> {
   const env = loadConfig(gatewayEnvSchema);
   // The MCP endpoint reads its own body (size limit, one parse), so Nest's body parser is off.
-  const app = await NestFactory.create(AppModule.forRoot(env), { bufferLogs: true, bodyParser: false, forceCloseConnections: true });
+  const app = await NestFactory.create(AppModule.forRoot(env), {
+    bufferLogs: true,
+    bodyParser: false,
+    forceCloseConnections: true,
+    abortOnError: false,
+  });
   app.useLogger(app.get(Logger));
   exitGracefullyOnSignals(app);
   await app.listen(env.PORT);

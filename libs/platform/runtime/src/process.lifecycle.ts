@@ -1,6 +1,7 @@
 import type { INestApplication } from '@nestjs/common';
-import { ConfigError } from '@fabric/platform-config';
-import { NatsUnreachableError } from '@fabric/platform-nats';
+
+/** Start-up failures whose message says all a user needs (no stack): bad config, a dependency not reachable. */
+const EXPLAINED_FAILURES = new Set(['ConfigError', 'NatsUnreachableError', 'DatabaseUnavailableError']);
 
 /**
  * On SIGTERM or SIGINT: close the app (each module drains what it holds), then exit 0. A second signal
@@ -24,7 +25,7 @@ export function exitGracefullyOnSignals(app: INestApplication, signals: NodeJS.S
 
 /** An app that cannot start says why and exits non-zero; known causes get one line and no stack. */
 export function exitOnStartupError(app: string, error: unknown): never {
-  if (error instanceof ConfigError || error instanceof NatsUnreachableError) {
+  if (error instanceof Error && EXPLAINED_FAILURES.has(error.name)) {
     process.stderr.write(`${app}: ${error.message}\n`);
   } else {
     process.stderr.write(`${app} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -19,6 +19,8 @@ export async function bootstrapService(
     const config: ServiceEnv = loadConfig(serviceEnvSchema, env);
     const nest = await NestFactory.create(ServiceKitModule.forRoot(app, identity, config), {
       bufferLogs: true,
+      // Start-up errors reach exitOnStartupError (one clear line) instead of Nest's own abort.
+      abortOnError: false,
       forceCloseConnections: true,
     });
     nest.useLogger(nest.get(Logger));

@@ -1,0 +1,236 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { z } from 'zod';
+import type { ContentBlock, ToolAnnotations, ToolResult } from '@fabric/contracts';
+import { McpCompletion, McpPrompt, McpResourceTemplate, McpTool, type CallContext, type ResourceContext } from '@fabric/service-kit';
+import { GraphService } from './graph.service';
+import {
+  AddedObservationsSchema,
+  DeletionStatusSchema,
+  EntitySchema,
+  KnowledgeGraphSchema,
+  ObservationAdditionSchema,
+  ObservationDeletionSchema,
+  RelationSchema,
+  SearchNodesQuerySchema,
+  type Entity,
+  type EntityDetails,
+  type KnowledgeGraph,
+  type ObservationAddition,
+  type ObservationDeletion,
+  type Relation,
+} from './knowledge.schemas';
+
+// Re-running a write with the same arguments changes nothing more (duplicates are skipped), so every
+// tool is idempotent and a call lost with a crashed replica may be retried. The reference server
+// marks its three create/add tools non-idempotent; that is the one place this service differs.
+const WRITE: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+const DELETE: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false };
+const READ: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+
+const ENTITY_TEMPLATE = 'entity';
+const SUMMARIZE_PROMPT = 'summarize_entity';
+
+/** The knowledge graph over MCP: the nine tools of the reference memory server, plus a resource per entity and a prompt. */
+@Injectable()
+export class KnowledgeTools {
+  constructor(@Inject(GraphService) private readonly graph: GraphService) {}
+
+  @McpTool({
+    name: 'create_entities',
+    title: 'Create Entities',
+    description:
+      'Create multiple new entities in the knowledge graph. An entity whose name already exists, or repeats an earlier entity in the same call, is skipped and its observations are not added; the result lists the skipped names in `skipped`. Use add_observations to add observations to an existing entity.',
+    input: z.object({ entities: z.array(EntitySchema) }),
+    output: z.object({ entities: z.array(EntitySchema), skipped: z.array(z.string()).optional() }),
+    annotations: WRITE,
+  })
+  async createEntities(args: { entities: Entity[] }, ctx: CallContext): Promise<ToolResult> {
+    const { created, skipped } = await this.graph.createEntities(args.entities, ctx.signal);
+    const content: ContentBlock[] = [text(JSON.stringify(created, null, 2))];
+    if (skipped.length > 0) content.push(text(skippedEntitiesNotice(skipped)));
+    return { content, structuredContent: skipped.length > 0 ? { entities: created, skipped } : { entities: created } };
+  }
+
+  @McpTool({
+    name: 'create_relations',
+    title: 'Create Relations',
+    description: 'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice',
+    input: z.object({ relations: z.array(RelationSchema) }),
+    output: z.object({ relations: z.array(RelationSchema) }),
+    annotations: WRITE,
+  })
+  async createRelations(args: { relations: Relation[] }, ctx: CallContext): Promise<ToolResult> {
+    const relations = await this.graph.createRelations(args.relations, ctx.signal);
+    return { content: [text(JSON.stringify(relations, null, 2))], structuredContent: { relations } };
+  }
+
+  @McpTool({
+    name: 'add_observations',
+    title: 'Add Observations',
+    description: 'Add new observations to existing entities in the knowledge graph',
+    input: z.object({ observations: z.array(ObservationAdditionSchema) }),
+    output: z.object({ results: z.array(AddedObservationsSchema) }),
+    annotations: WRITE,
+  })
+  async addObservations(args: { observations: ObservationAddition[] }, ctx: CallContext): Promise<ToolResult> {
+    const results = await this.graph.addObservations(args.observations, ctx.signal);
+    return { content: [text(JSON.stringify(results, null, 2))], structuredContent: { results } };
+  }
+
+  @McpTool({
+    name: 'delete_entities',
+    title: 'Delete Entities',
+    description: 'Delete multiple entities and their associated relations from the knowledge graph',
+    input: z.object({ entityNames: z.array(z.string()).describe('An array of entity names to delete') }),
+    output: DeletionStatusSchema,
+    annotations: DELETE,
+  })
+  async deleteEntities(args: { entityNames: string[] }, ctx: CallContext): Promise<ToolResult> {
+    const { deleted, notFound } = await this.graph.deleteEntities(args.entityNames, ctx.signal);
+    return deletionStatus(
+      notFound.length === 0
+        ? 'Entities deleted successfully'
+        : `Deleted ${deleted.length} of ${args.entityNames.length} entities. Not found: ${notFound.join(', ')}`,
+    );
+  }
+
+  @McpTool({
+    name: 'delete_observations',
+    title: 'Delete Observations',
+    description: 'Delete specific observations from entities in the knowledge graph',
+    input: z.object({ deletions: z.array(ObservationDeletionSchema) }),
+    output: DeletionStatusSchema,
+    annotations: DELETE,
+  })
+  async deleteObservations(args: { deletions: ObservationDeletion[] }, ctx: CallContext): Promise<ToolResult> {
+    const { deletedCount, missingEntities } = await this.graph.deleteObservations(args.deletions, ctx.signal);
+    const requested = args.deletions.reduce((total, deletion) => total + deletion.observations.length, 0);
+    return deletionStatus(
+      deletedCount === requested
+        ? 'Observations deleted successfully'
+        : `Deleted ${deletedCount} of ${requested} observations.` +
+            (missingEntities.length > 0 ? ` Entities not found: ${missingEntities.join(', ')}` : ''),
+    );
+  }
+
+  @McpTool({
+    name: 'delete_relations',
+    title: 'Delete Relations',
+    description: 'Delete multiple relations from the knowledge graph',
+    input: z.object({ relations: z.array(RelationSchema).describe('An array of relations to delete') }),
+    output: DeletionStatusSchema,
+    annotations: DELETE,
+  })
+  async deleteRelations(args: { relations: Relation[] }, ctx: CallContext): Promise<ToolResult> {
+    const { deletedCount } = await this.graph.deleteRelations(args.relations, ctx.signal);
+    return deletionStatus(
+      deletedCount === args.relations.length
+        ? 'Relations deleted successfully'
+        : `Deleted ${deletedCount} of ${args.relations.length} relations. The rest matched nothing.`,
+    );
+  }
+
+  @McpTool({
+    name: 'read_graph',
+    title: 'Read Graph',
+    description: 'Read the entire knowledge graph',
+    input: z.object({}),
+    output: KnowledgeGraphSchema,
+    annotations: READ,
+  })
+  async readGraph(_args: Record<string, never>, ctx: CallContext): Promise<ToolResult> {
+    return graphResult(await this.graph.readGraph(ctx.signal));
+  }
+
+  @McpTool({
+    name: 'search_nodes',
+    title: 'Search Nodes',
+    description: 'Search for nodes in the knowledge graph based on a query',
+    input: z.object({ query: SearchNodesQuerySchema }),
+    output: KnowledgeGraphSchema,
+    annotations: READ,
+  })
+  async searchNodes(args: { query: string }, ctx: CallContext): Promise<ToolResult> {
+    return graphResult(await this.graph.searchNodes(args.query, ctx.signal));
+  }
+
+  @McpTool({
+    name: 'open_nodes',
+    title: 'Open Nodes',
+    description: 'Open specific nodes in the knowledge graph by their names',
+    input: z.object({ names: z.array(z.string()).describe('An array of entity names to retrieve') }),
+    output: KnowledgeGraphSchema,
+    annotations: READ,
+  })
+  async openNodes(args: { names: string[] }, ctx: CallContext): Promise<ToolResult> {
+    return graphResult(await this.graph.openNodes(args.names, ctx.signal));
+  }
+
+  @McpResourceTemplate({
+    uriTemplate: 'knowledge://entities/{name}',
+    name: ENTITY_TEMPLATE,
+    title: 'Entity',
+    description: 'One entity of the knowledge graph: its type, its observations and the relations that start or end at it.',
+    mimeType: 'application/json',
+  })
+  async readEntity(params: Record<string, string | string[]>, ctx: ResourceContext): Promise<EntityDetails> {
+    const name = params['name'];
+    return this.graph.entityDetails(Array.isArray(name) ? name.join('/') : (name ?? ''), ctx.signal);
+  }
+
+  @McpPrompt({
+    name: SUMMARIZE_PROMPT,
+    title: 'Summarize Entity',
+    description: 'Asks for a summary of everything the knowledge graph holds about one entity: its observations and its relations.',
+    arguments: z.object({ name: z.string().describe('The name of the entity to summarize') }),
+  })
+  async summarizeEntity(args: { name: string }, ctx: CallContext): Promise<string> {
+    return summaryRequest(await this.graph.entityDetails(args.name, ctx.signal));
+  }
+
+  @McpCompletion({ prompt: SUMMARIZE_PROMPT, argument: 'name' })
+  completePromptEntityName(value: string, _context: Record<string, string>, ctx: CallContext) {
+    return this.graph.completeEntityNames(value, ctx.signal);
+  }
+
+  @McpCompletion({ resourceTemplate: ENTITY_TEMPLATE, argument: 'name' })
+  completeTemplateEntityName(value: string, _context: Record<string, string>, ctx: CallContext) {
+    return this.graph.completeEntityNames(value, ctx.signal);
+  }
+}
+
+function text(value: string): ContentBlock {
+  return { type: 'text', text: value };
+}
+
+function graphResult(graph: KnowledgeGraph): ToolResult {
+  return { content: [text(JSON.stringify(graph, null, 2))], structuredContent: { ...graph } };
+}
+
+function deletionStatus(message: string): ToolResult {
+  return { content: [text(message)], structuredContent: { success: true, message } };
+}
+
+/** The reference server's notice for entities create_entities skipped. */
+export function skippedEntitiesNotice(skipped: string[]): string {
+  const one = skipped.length === 1;
+  return (
+    `Skipped ${skipped.length} ${one ? 'entity that already exists' : 'entities that already exist'}: ` +
+    `${skipped.join(', ')}. ${one ? 'Its' : 'Their'} observations were not added; ` +
+    'use add_observations for existing entities.'
+  );
+}
+
+/** The user message of the summarize_entity prompt. */
+export function summaryRequest(entity: EntityDetails): string {
+  const list = (items: string[]) => (items.length > 0 ? items.map((item) => `- ${item}`).join('\n') : '- (none)');
+  return [
+    `Summarize everything known about the entity "${entity.name}" (type: ${entity.entityType}) in the knowledge graph.`,
+    '',
+    'Observations:',
+    list(entity.observations),
+    '',
+    'Relations:',
+    list(entity.relations.map((relation) => `${relation.from} ${relation.relationType} ${relation.to}`)),
+  ].join('\n');
+}

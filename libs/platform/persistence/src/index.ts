@@ -1,0 +1,11 @@
+export { dataSourceOptionsFromUrl, parseDatabaseUrl, describeDatabaseTarget } from './data-source-options';
+export type { PersistenceSchema, DatabaseTarget } from './data-source-options';
+export { openDataSource } from './open-data-source';
+export { runMigrations } from './run-migrations';
+export { withTransaction } from './transaction';
+export type { TransactionOptions, TransactionIsolation } from './transaction';
+export { DatabaseUnavailableError } from './persistence.errors';
+export { PersistenceModule, persistenceEnvSchema } from './persistence.module';
+export type { PersistenceOptions } from './persistence.module';
+export { createScratchDatabase } from './scratch-database';
+export type { ScratchDatabase } from './scratch-database';
