@@ -241,7 +241,7 @@ export class McpServerFactory {
     if (resource) return { service: resource.service, name: resource.descriptor.name, timeoutMs: resource.descriptor.timeoutMs };
     for (const template of snapshot.templates) {
       const params = this.uriTemplateOf(template).match(uri);
-      if (params) return { service: template.service, name: template.descriptor.name, params, timeoutMs: template.descriptor.timeoutMs };
+      if (params) return { service: template.service, name: template.descriptor.name, params: decodeParams(params), timeoutMs: template.descriptor.timeoutMs };
     }
     return undefined;
   }
@@ -254,4 +254,16 @@ export class McpServerFactory {
     }
     return compiled;
   }
+}
+
+/** Template variables as values: RFC 6570 expansion percent-encodes them in the URI. */
+function decodeParams(params: Record<string, string | string[]>): Record<string, string | string[]> {
+  const decode = (value: string) => {
+    try {
+      return decodeURIComponent(value);
+    } catch {
+      return value;
+    }
+  };
+  return Object.fromEntries(Object.entries(params).map(([key, value]) => [key, Array.isArray(value) ? value.map(decode) : decode(value)]));
 }
