@@ -1,4 +1,8 @@
-import { ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
+import {
+  PromptListChangedNotificationSchema,
+  ResourceListChangedNotificationSchema,
+  ToolListChangedNotificationSchema,
+} from '@modelcontextprotocol/sdk/types.js';
 import { Fabric, listAllTools, textOf } from './support/fabric';
 import { eventually } from './support/processes';
 
@@ -15,24 +19,46 @@ describe('catalog and discovery', () => {
     await fabric?.stop();
   });
 
-  it('connected clients get tools/list_changed when a service joins and when it leaves', async () => {
+  it('connected clients get tools/list_changed (and prompts and resources) when a service joins and when it leaves', async () => {
     const { client } = await fabric.connect();
     let changes = 0;
+    let promptChanges = 0;
+    let resourceChanges = 0;
     client.setNotificationHandler(ToolListChangedNotificationSchema, () => {
       changes++;
+    });
+    client.setNotificationHandler(PromptListChangedNotificationSchema, () => {
+      promptChanges++;
+    });
+    client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
+      resourceChanges++;
     });
     await fabric.waitForTool(client, 'testbed_echo');
     // The GET stream that carries notifications opens right after initialize.
     await eventually(async () => (await fetch(`${fabric.gateway.url}/metrics`)).ok, 2_000);
 
     const extra = await fabric.startService('testbed-service', { TESTBED_SERVICE_NAME: 'extra' });
-    await eventually(() => changes >= 1, 10_000, 'list_changed after the join');
+    await eventually(() => changes >= 1 && promptChanges >= 1 && resourceChanges >= 1, 10_000, 'list_changed after the join');
     expect(await listAllTools(client)).toContain('extra_echo');
+    expect((await client.listPrompts()).prompts.map((prompt) => prompt.name)).toContain('extra_greet');
 
     const joined = changes;
     await extra.stop('SIGTERM');
     await eventually(() => changes > joined, 10_000, 'list_changed after the leave');
     expect(await listAllTools(client)).not.toContain('extra_echo');
+  });
+
+  it('the gateway reports liveness, readiness (NATS, catalog, sessions) and Prometheus metrics', async () => {
+    expect((await fetch(`${fabric.gateway.url}/healthz`)).status).toBe(200);
+    const ready = (await (await fetch(`${fabric.gateway.url}/readyz`)).json()) as { status: string; info: Record<string, unknown> };
+    expect(ready.status).toBe('ok');
+    expect(Object.keys(ready.info)).toEqual(expect.arrayContaining(['nats', 'catalog', 'sessions']));
+    const { client } = await fabric.connect();
+    await client.callTool({ name: 'testbed_echo', arguments: { text: 'count me' } });
+    const metrics = await (await fetch(`${fabric.gateway.url}/metrics`)).text();
+    expect(metrics).toMatch(/fabric_gateway_tool_calls_total\{tool="testbed_echo",outcome="ok"\} [1-9]/);
+    expect(metrics).toContain('fabric_gateway_tool_call_seconds_bucket');
+    expect(metrics).toContain('process_resident_memory_bytes');
   });
 
   it('an instance that stops beating (SIGKILL) leaves the catalog', async () => {

@@ -57,9 +57,6 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     this.calls = metrics.counter('fabric_service_calls_total', 'Calls served, by operation, name and outcome', ['operation', 'name', 'outcome']);
     this.duration = metrics.histogram('fabric_service_call_duration_seconds', 'Time to serve one call', ['operation', 'name']);
     this.inFlightGauge = metrics.gauge('fabric_service_in_flight', 'Calls being served now');
-    readiness.register('nats', () => {
-      if (!this.nats.isConnected()) throw new Error('NATS is not connected');
-    });
   }
 
   /** Called by NestJS once the app is initialised: subscribe, then announce. */
