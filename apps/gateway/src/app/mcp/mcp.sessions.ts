@@ -65,7 +65,13 @@ export class McpSessions implements OnModuleInit, OnModuleDestroy {
 
   /** Stores the record of a session created by `create`, from its initialize request and negotiated version. */
   async persist(id: string, initialize: InitializeRequest['params'], protocolVersion: string): Promise<void> {
-    await this.store.create({ id, createdAt: Date.now(), protocolVersion, initialize: initialize as Record<string, unknown> });
+    try {
+      await this.store.create({ id, createdAt: Date.now(), protocolVersion, initialize: initialize as Record<string, unknown> });
+    } catch (error) {
+      // Without a record the session exists nowhere; do not keep its server here either.
+      await this.close(id);
+      throw error;
+    }
   }
 
   /** The live session for `record`, restoring it on this replica (initialize replayed) when first seen here. */
