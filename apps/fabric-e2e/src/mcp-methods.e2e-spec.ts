@@ -1,3 +1,4 @@
+import { NatsClient, decodeJson } from '@fabric/platform-nats';
 import { createScratchDatabase, type ScratchDatabase } from '@fabric/platform-persistence';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Fabric, INITIALIZE, listAllTools, postRaw, textOf } from './support/fabric';
@@ -165,9 +166,17 @@ describe('MCP methods through the gateway', () => {
     expect(notCompletable.completion.values).toEqual([]);
   });
 
-  it('logging/setLevel is accepted and stored with the session', async () => {
-    const { client } = await fabric.connect();
+  it('logging/setLevel is accepted and stored in the shared session record', async () => {
+    const { client, transport } = await fabric.connect();
     expect(await client.setLoggingLevel('warning')).toEqual({});
+    const nats = await NatsClient.connect({ url: fabric.sharedEnv['NATS_URL'], name: 'e2e-kv-reader' });
+    try {
+      const sessions = await nats.keyValue(`${fabric.namespace}_sessions`);
+      const entry = await sessions.get(transport.sessionId!);
+      expect(decodeJson(entry!.value)).toMatchObject({ id: transport.sessionId, logLevel: 'warning' });
+    } finally {
+      await nats.close();
+    }
   });
 
   it('DELETE ends the session: the next request on it is 404', async () => {

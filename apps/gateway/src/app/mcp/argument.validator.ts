@@ -10,6 +10,8 @@ export class ArgumentValidator {
   private readonly ajv = new Ajv2020({ allErrors: true, strict: false, validateFormats: true });
   // Compiled once per distinct schema: catalog rebuilds reuse what is already compiled.
   private readonly compiled = new Map<string, ValidateFunction | null>();
+  // Per schema object, so a call costs a lookup, not a JSON.stringify of its schema.
+  private readonly bySchema = new WeakMap<JsonSchema, ValidateFunction | null>();
 
   constructor() {
     addFormats(this.ajv);
@@ -23,6 +25,14 @@ export class ArgumentValidator {
   }
 
   private validatorFor(schema: JsonSchema): ValidateFunction | null {
+    const known = this.bySchema.get(schema);
+    if (known !== undefined) return known;
+    const validator = this.compile(schema);
+    this.bySchema.set(schema, validator);
+    return validator;
+  }
+
+  private compile(schema: JsonSchema): ValidateFunction | null {
     const key = JSON.stringify(schema);
     let validator = this.compiled.get(key);
     if (validator === undefined) {
