@@ -2,31 +2,49 @@ import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { AppProcess, eventually } from './processes';
+import { RoundRobinProxy } from './round-robin-proxy';
 
 export interface FabricOptions {
-  /** Environment of the gateway, on top of the shared one. */
+  /** Environment of every gateway, on top of the shared one. */
   gatewayEnv?: Record<string, string>;
-  /** Services to start before the gateway: app name and extra environment. */
-  services?: { app: string; env?: Record<string, string> }[];
+  /** Gateway replicas; with more than one they serve behind a round-robin proxy. */
+  gateways?: number;
+  /** Services to start before the gateways: app name, replicas (default 1) and extra environment. */
+  services?: { app: string; replicas?: number; env?: Record<string, string> }[];
 }
 
-/** A gateway and services started as real processes on a private namespace of the machine's NATS. */
+/** Gateways and services started as real processes on a private namespace of the machine's NATS. */
 export class Fabric {
   readonly namespace = `e2e${randomBytes(4).toString('hex')}`;
   readonly processes: AppProcess[] = [];
-  gateway!: AppProcess;
+  readonly gateways: AppProcess[] = [];
+  /** In front of the gateways when there are several. */
+  proxy?: RoundRobinProxy;
+  private gatewayEnv: Record<string, string> = {};
   private readonly clients: Client[] = [];
 
   static async start(options: FabricOptions = {}): Promise<Fabric> {
     const fabric = new Fabric();
+    fabric.gatewayEnv = { DISCOVERY_WAIT_MS: '500', ...options.gatewayEnv };
     try {
-      await Promise.all((options.services ?? []).map((service) => fabric.startService(service.app, service.env)));
-      fabric.gateway = await fabric.startApp('gateway', { DISCOVERY_WAIT_MS: '500', ...options.gatewayEnv });
+      await Promise.all(
+        (options.services ?? []).flatMap((service) =>
+          Array.from({ length: service.replicas ?? 1 }, () => fabric.startService(service.app, service.env)),
+        ),
+      );
+      const gateways = options.gateways ?? 1;
+      await Promise.all(Array.from({ length: gateways }, () => fabric.startGateway()));
+      if (gateways > 1) fabric.proxy = await RoundRobinProxy.start(fabric.gateways.map((gateway) => gateway.url));
     } catch (error) {
       await fabric.stop();
       throw error;
     }
     return fabric;
+  }
+
+  /** The first gateway. */
+  get gateway(): AppProcess {
+    return this.gateways[0];
   }
 
   /** Environment every app of this fabric shares. */
@@ -44,8 +62,22 @@ export class Fabric {
     return this.startApp(app, env);
   }
 
+  /** Starts one more gateway replica and, behind a proxy, puts it in rotation. */
+  async startGateway(env: Record<string, string> = {}): Promise<AppProcess> {
+    const gateway = await this.startApp('gateway', { ...this.gatewayEnv, ...env });
+    this.gateways.push(gateway);
+    this.proxy?.setBackends(this.gateways.filter((replica) => replica.running).map((replica) => replica.url));
+    return gateway;
+  }
+
+  /** Running processes of an app, in start order. */
+  replicas(app: string): AppProcess[] {
+    return this.processes.filter((process) => process.app === app && process.running);
+  }
+
+  /** The MCP endpoint clients use: the proxy when there is one, else the only gateway. */
   get mcpUrl(): string {
-    return `${this.gateway.url}/mcp`;
+    return `${this.proxy?.url ?? this.gateway.url}/mcp`;
   }
 
   /** An SDK client with an initialized session on the gateway. */
@@ -72,6 +104,7 @@ export class Fabric {
   async stop(): Promise<void> {
     await Promise.all(this.clients.map((client) => client.close().catch(() => undefined)));
     await Promise.all(this.processes.map((process) => process.stop('SIGKILL')));
+    await this.proxy?.close();
   }
 }
 

@@ -12,7 +12,7 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ObservabilityModule.forRoot({ app: 'gateway', logLevel: env.LOG_LEVEL }),
+        ObservabilityModule.forRoot({ app: 'gateway', logLevel: env.LOG_LEVEL, shutdownGraceMs: env.SHUTDOWN_GRACE_MS, drainDelayMs: env.DRAIN_DELAY_MS }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `gateway@${hostname()}/${process.pid}` }),
         McpModule,
       ],

@@ -23,5 +23,10 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   DISCOVERY_WAIT_MS: intEnv(1_500, 0),
   /** Extra time on top of a call's deadline for the service's own timeout reply to arrive. */
   DEADLINE_GRACE_MS: intEnv(250, 0),
+  /**
+   * On SIGTERM, how long the gateway keeps serving while reporting not ready before it closes its port:
+   * set it above the load balancer's readiness polling period (Kubernetes: a few seconds).
+   */
+  DRAIN_DELAY_MS: intEnv(0, 0),
 });
 export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;

@@ -3,3 +3,4 @@ export type { ObservabilityOptions } from './observability.module';
 export { MetricsRegistry } from './metrics.registry';
 export { ReadinessRegistry } from './readiness.registry';
 export type { ReadinessCheck } from './readiness.registry';
+export { HttpDrain } from './http.drain';

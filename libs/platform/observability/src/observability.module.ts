@@ -4,6 +4,7 @@ import { LoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HealthController } from './health.controller';
+import { DRAIN_OPTIONS, HttpDrain } from './http.drain';
 import { MetricsRegistry } from './metrics.registry';
 import { ReadinessRegistry } from './readiness.registry';
 
@@ -11,9 +12,13 @@ export interface ObservabilityOptions {
   /** App name, set on every log line. */
   app: string;
   logLevel: string;
+  /** How long HTTP requests in progress get to finish when the app stops. */
+  shutdownGraceMs: number;
+  /** How long a stopping app reports not ready before it closes its port (see `HttpDrain`). */
+  drainDelayMs?: number;
 }
 
-/** Structured JSON logs (pino, one request id per HTTP request), Prometheus metrics and health endpoints. */
+/** Structured JSON logs (pino, one request id per HTTP request), Prometheus metrics, health endpoints and HTTP draining. */
 @Global()
 @Module({})
 export class ObservabilityModule {
@@ -37,8 +42,8 @@ export class ObservabilityModule {
         }),
       ],
       controllers: [HealthController],
-      providers: [MetricsRegistry, ReadinessRegistry],
-      exports: [MetricsRegistry, ReadinessRegistry],
+      providers: [MetricsRegistry, ReadinessRegistry, HttpDrain, { provide: DRAIN_OPTIONS, useValue: { graceMs: options.shutdownGraceMs, delayMs: options.drainDelayMs } }],
+      exports: [MetricsRegistry, ReadinessRegistry, HttpDrain],
     };
   }
 }

@@ -15,7 +15,7 @@ export class ServiceKitModule {
     return {
       module: ServiceKitModule,
       imports: [
-        ObservabilityModule.forRoot({ app: `${identity.service}-service`, logLevel: env.LOG_LEVEL }),
+        ObservabilityModule.forRoot({ app: `${identity.service}-service`, logLevel: env.LOG_LEVEL, shutdownGraceMs: env.SHUTDOWN_GRACE_MS }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `${identity.service}-service@${hostname()}/${process.pid}` }),
         DiscoveryModule,
         app,

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import { AnnouncementSchema, GoodbyeSchema, fabricSubjects, type Announcement } from '@fabric/contracts';
 import { NatsClient, tryDecodeJson, type Subscription } from '@fabric/platform-nats';
@@ -23,7 +23,7 @@ const MISSED_BEATS = 3;
  * stop beating or say goodbye leave it, and listeners hear which lists changed.
  */
 @Injectable()
-export class CatalogService implements OnApplicationBootstrap, OnModuleDestroy {
+export class CatalogService implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('Catalog');
   private readonly subjects;
   private readonly gatewayId = randomUUID();
@@ -86,7 +86,8 @@ export class CatalogService implements OnApplicationBootstrap, OnModuleDestroy {
     this.sweeper.unref();
   }
 
-  onModuleDestroy(): void {
+  /** After the HTTP server has drained, so requests in progress still see sessions and the catalog. */
+  onApplicationShutdown(): void {
     if (this.sweeper) clearInterval(this.sweeper);
     for (const subscription of this.subscriptions) subscription.unsubscribe();
   }

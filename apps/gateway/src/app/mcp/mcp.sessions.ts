@@ -1,8 +1,8 @@
-import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { randomUUID } from 'node:crypto';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { InitializeRequest, JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
-import { MetricsRegistry } from '@fabric/platform-observability';
+import { HttpDrain, MetricsRegistry } from '@fabric/platform-observability';
 import { CatalogService } from '../catalog/catalog.service';
 import { McpServerFactory } from './mcp-server.factory';
 import { SessionStore, type SessionRecord } from './session.store';
@@ -19,7 +19,7 @@ export interface LiveSession {
  * from the shared session record, closed when the session is deleted anywhere or goes idle.
  */
 @Injectable()
-export class McpSessions implements OnModuleInit, OnModuleDestroy {
+export class McpSessions implements OnModuleInit, OnApplicationShutdown {
   private readonly log = new Logger('McpSessions');
   private readonly live = new Map<string, LiveSession>();
   private readonly restoring = new Map<string, Promise<LiveSession>>();
@@ -30,6 +30,7 @@ export class McpSessions implements OnModuleInit, OnModuleDestroy {
     @Inject(McpServerFactory) private readonly factory: McpServerFactory,
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(CatalogService) private readonly catalog: CatalogService,
+    @Inject(HttpDrain) private readonly drain: HttpDrain,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
     this.liveGauge = metrics.gauge('fabric_gateway_sessions_local', 'Sessions with a live server on this replica');
@@ -44,13 +45,18 @@ export class McpSessions implements OnModuleInit, OnModuleDestroy {
       }
     });
     this.store.onDeleted((id) => void this.close(id));
+    // A stopping replica hands its GET streams back: clients reopen them on another replica.
+    this.drain.onDrain(() => {
+      for (const session of this.live.values()) session.transport.endStream();
+    });
     this.sweeper = setInterval(() => {
       for (const id of this.store.forgetIdle()) void this.close(id);
     }, 5_000);
     this.sweeper.unref();
   }
 
-  async onModuleDestroy(): Promise<void> {
+  /** After the HTTP server has drained: nothing can reach these sessions any more. */
+  async onApplicationShutdown(): Promise<void> {
     if (this.sweeper) clearInterval(this.sweeper);
     await Promise.all([...this.live.keys()].map((id) => this.close(id)));
   }

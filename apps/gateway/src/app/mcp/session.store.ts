@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { z } from 'zod';
 import { KvWatchInclude, NatsClient, encodeJson, tryDecodeJson, type KV } from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
@@ -29,7 +29,7 @@ type DeletedListener = (sessionId: string) => void;
  * at most every TTL/4, which keeps active sessions alive and lets idle ones expire everywhere.
  */
 @Injectable()
-export class SessionStore implements OnApplicationBootstrap, OnModuleDestroy {
+export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('SessionStore');
   private kv?: KV;
   private readonly local = new Map<string, LocalCopy>();
@@ -67,7 +67,8 @@ export class SessionStore implements OnApplicationBootstrap, OnModuleDestroy {
     })().catch((error: unknown) => this.log.error({ err: error }, 'session watch ended'));
   }
 
-  onModuleDestroy(): void {
+  /** After the HTTP server has drained, so requests in progress still see sessions and the catalog. */
+  onApplicationShutdown(): void {
     this.watcher?.stop();
   }
 

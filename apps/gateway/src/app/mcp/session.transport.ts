@@ -212,14 +212,18 @@ export class SessionTransport implements Transport {
     this.standalone?.res.write(sseEvent(message));
   }
 
+  /** Ends the stream for messages not tied to a request; the client opens a new one (on any replica). */
+  endStream(): void {
+    if (!this.standalone) return;
+    clearInterval(this.standalone.keepalive);
+    this.standalone.res.end();
+    this.standalone = undefined;
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    if (this.standalone) {
-      clearInterval(this.standalone.keepalive);
-      this.standalone.res.end();
-      this.standalone = undefined;
-    }
+    this.endStream();
     this.exchanges.clear();
     this.onclose?.();
   }
