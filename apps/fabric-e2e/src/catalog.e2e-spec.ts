@@ -38,7 +38,11 @@ describe('catalog and discovery', () => {
     await eventually(async () => (await fetch(`${fabric.gateway.url}/metrics`)).ok, 2_000);
 
     const extra = await fabric.startService('testbed-service', { TESTBED_SERVICE_NAME: 'extra' });
-    await eventually(() => changes >= 1 && promptChanges >= 1 && resourceChanges >= 1, 10_000, 'list_changed after the join');
+    await eventually(
+      () => changes >= 1 && promptChanges >= 1 && resourceChanges >= 1,
+      10_000,
+      'list_changed after the join',
+    );
     expect(await listAllTools(client)).toContain('extra_echo');
     expect((await client.listPrompts()).prompts.map((prompt) => prompt.name)).toContain('extra_greet');
 
@@ -50,7 +54,10 @@ describe('catalog and discovery', () => {
 
   it('the gateway reports liveness, readiness (NATS, catalog, sessions) and Prometheus metrics', async () => {
     expect((await fetch(`${fabric.gateway.url}/healthz`)).status).toBe(200);
-    const ready = (await (await fetch(`${fabric.gateway.url}/readyz`)).json()) as { status: string; info: Record<string, unknown> };
+    const ready = (await (await fetch(`${fabric.gateway.url}/readyz`)).json()) as {
+      status: string;
+      info: Record<string, unknown>;
+    };
     expect(ready.status).toBe('ok');
     expect(Object.keys(ready.info)).toEqual(expect.arrayContaining(['nats', 'catalog', 'sessions']));
     const { client } = await fabric.connect();
@@ -94,7 +101,11 @@ describe('catalog and discovery', () => {
     const draining = await fabric.startService('testbed-service', { TESTBED_SERVICE_NAME: 'drain' });
     await fabric.waitForTool(client, 'drain_sleep');
     const call = client.callTool({ name: 'drain_sleep', arguments: { ms: 600 } });
-    await eventually(async () => (await (await fetch(`${draining.url}/metrics`)).text()).includes('fabric_service_in_flight 1'), 5_000, 'the call to be in flight');
+    await eventually(
+      async () => (await (await fetch(`${draining.url}/metrics`)).text()).includes('fabric_service_in_flight 1'),
+      5_000,
+      'the call to be in flight',
+    );
     const exit = draining.stop('SIGTERM');
     const result = await call;
     expect(result.isError).toBeFalsy();

@@ -19,7 +19,9 @@ describe('gateway faults', () => {
 
   async function serviceCalls(tool: string): Promise<number> {
     const metrics = await (await fetch(`${fabric.processes[0].url}/metrics`)).text();
-    const lines = metrics.split('\n').filter((line) => line.startsWith('fabric_service_calls_total') && line.includes(`name="${tool}"`));
+    const lines = metrics
+      .split('\n')
+      .filter((line) => line.startsWith('fabric_service_calls_total') && line.includes(`name="${tool}"`));
     return lines.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
   }
 
@@ -48,7 +50,8 @@ describe('gateway faults', () => {
 
   it('a service slower than its tool timeout gets a timeout error and is told to stop', async () => {
     const { client } = await fabric.connect();
-    const stats = async () => (await client.callTool({ name: 'testbed_stats', arguments: {} })).structuredContent as { aborted: number };
+    const stats = async () =>
+      (await client.callTool({ name: 'testbed_stats', arguments: {} })).structuredContent as { aborted: number };
     const abortedBefore = (await stats()).aborted;
     const started = Date.now();
     const result = await client.callTool({ name: 'testbed_sleep', arguments: { ms: 10_000 } });
@@ -96,7 +99,11 @@ describe('gateway faults', () => {
 
   it('a session idle for longer than the configured TTL expires (404), an active one does not', async () => {
     // Its own namespace: the TTL is a property of the session bucket, shared by every gateway of a fabric.
-    const shortLived = await fabric.startApp('gateway', { SESSION_IDLE_TTL_MS: '1500', DISCOVERY_WAIT_MS: '0', FABRIC_NAMESPACE: `${fabric.namespace}ttl` });
+    const shortLived = await fabric.startApp('gateway', {
+      SESSION_IDLE_TTL_MS: '1500',
+      DISCOVERY_WAIT_MS: '0',
+      FABRIC_NAMESPACE: `${fabric.namespace}ttl`,
+    });
     const url = `${shortLived.url}/mcp`;
     const ping = JSON.stringify({ jsonrpc: '2.0', id: 9, method: 'ping' });
     const idle = (await postRaw(url, INITIALIZE)).headers.get('mcp-session-id')!;

@@ -8,7 +8,11 @@ describe('gateway replicas behind a round-robin proxy', () => {
   let fabric: Fabric;
 
   beforeAll(async () => {
-    fabric = await Fabric.start({ gateways: 2, services: [{ app: 'testbed-service' }], gatewayEnv: { SHUTDOWN_GRACE_MS: '5000', DRAIN_DELAY_MS: '400' } });
+    fabric = await Fabric.start({
+      gateways: 2,
+      services: [{ app: 'testbed-service' }],
+      gatewayEnv: { SHUTDOWN_GRACE_MS: '5000', DRAIN_DELAY_MS: '400' },
+    });
   });
 
   afterAll(async () => {
@@ -39,18 +43,36 @@ describe('gateway replicas behind a round-robin proxy', () => {
     const gateway = fabric.gateways.filter((replica) => replica.running).at(-1)!;
     const init = await postRaw(`${gateway.url}/mcp`, INITIALIZE);
     const headers = { 'mcp-session-id': init.headers.get('mcp-session-id')!, 'mcp-protocol-version': '2025-11-25' };
-    await postRaw(`${gateway.url}/mcp`, JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }), headers);
+    await postRaw(
+      `${gateway.url}/mcp`,
+      JSON.stringify({ jsonrpc: '2.0', method: 'notifications/initialized' }),
+      headers,
+    );
     const service = fabric.replicas('testbed-service')[0];
-    const inFlight = async () => /fabric_service_in_flight \d+/.exec(await (await fetch(`${service.url}/metrics`)).text())?.[0].split(' ')[1];
+    const inFlight = async () =>
+      /fabric_service_in_flight \d+/.exec(await (await fetch(`${service.url}/metrics`)).text())?.[0].split(' ')[1];
 
     const call = postRaw(
       `${gateway.url}/mcp`,
-      JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/call', params: { name: 'testbed_sleep', arguments: { ms: 800 } } }),
+      JSON.stringify({
+        jsonrpc: '2.0',
+        id: 2,
+        method: 'tools/call',
+        params: { name: 'testbed_sleep', arguments: { ms: 800 } },
+      }),
       headers,
     );
     await eventually(async () => (await inFlight()) === '1', 5_000, 'the call to reach the service');
     const exited = gateway.stop('SIGTERM');
-    await eventually(() => fetch(`${gateway.url}/healthz`).then(() => false, () => true), 5_000, 'the gateway to stop accepting');
+    await eventually(
+      () =>
+        fetch(`${gateway.url}/healthz`).then(
+          () => false,
+          () => true,
+        ),
+      5_000,
+      'the gateway to stop accepting',
+    );
 
     const answer = await call;
     expect(answer.status).toBe(200);
@@ -61,7 +83,10 @@ describe('gateway replicas behind a round-robin proxy', () => {
 
   it('restarting every gateway one by one under steady load fails no call', async () => {
     const { client } = await fabric.connect();
-    const load = steadyLoad((n) => client.callTool(echo(`load ${n}`)), { concurrency: 4, expectText: (n) => `load ${n}` });
+    const load = steadyLoad((n) => client.callTool(echo(`load ${n}`)), {
+      concurrency: 4,
+      expectText: (n) => `load ${n}`,
+    });
     for (const gateway of fabric.gateways.filter((replica) => replica.running)) {
       const okBefore = load.report().ok;
       expect(await gateway.stop('SIGTERM')).toBe(0);

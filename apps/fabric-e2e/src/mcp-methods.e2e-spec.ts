@@ -66,7 +66,11 @@ describe('MCP methods through the gateway', () => {
     const { tools } = await client.listTools();
     for (const name of MEMORY_TOOLS) expect(tools.map((tool) => tool.name)).toContain(`knowledge_${name}`);
     const search = tools.find((tool) => tool.name === 'knowledge_search_nodes')!;
-    expect(search.inputSchema).toMatchObject({ type: 'object', properties: { query: { type: 'string' } }, required: ['query'] });
+    expect(search.inputSchema).toMatchObject({
+      type: 'object',
+      properties: { query: { type: 'string' } },
+      required: ['query'],
+    });
     expect(search.annotations).toMatchObject({ readOnlyHint: true });
   });
 
@@ -85,11 +89,19 @@ describe('MCP methods through the gateway', () => {
         { name: 'Analytical Engine', entityType: 'machine', observations: [] },
       ],
     });
-    const again = await call('create_entities', { entities: [{ name: 'Ada Lovelace', entityType: 'person', observations: [] }] });
+    const again = await call('create_entities', {
+      entities: [{ name: 'Ada Lovelace', entityType: 'person', observations: [] }],
+    });
     expect((again.structuredContent as { entities: unknown[] }).entities).toEqual([]);
-    await call('create_relations', { relations: [{ from: 'Ada Lovelace', to: 'Analytical Engine', relationType: 'programmed' }] });
-    const added = await call('add_observations', { observations: [{ entityName: 'Ada Lovelace', contents: ['born 1815', 'wrote the first program'] }] });
-    expect(added.structuredContent).toEqual({ results: [{ entityName: 'Ada Lovelace', addedObservations: ['born 1815'] }] });
+    await call('create_relations', {
+      relations: [{ from: 'Ada Lovelace', to: 'Analytical Engine', relationType: 'programmed' }],
+    });
+    const added = await call('add_observations', {
+      observations: [{ entityName: 'Ada Lovelace', contents: ['born 1815', 'wrote the first program'] }],
+    });
+    expect(added.structuredContent).toEqual({
+      results: [{ entityName: 'Ada Lovelace', addedObservations: ['born 1815'] }],
+    });
 
     const found = (await call('search_nodes', { query: 'ADA' })).structuredContent as unknown as Graph;
     expect(found.entities.map((entity) => entity.name)).toEqual(['Ada Lovelace']);
@@ -98,14 +110,19 @@ describe('MCP methods through the gateway', () => {
     expect(opened.entities.map((entity) => entity.name)).toEqual(['Analytical Engine']);
 
     await call('delete_observations', { deletions: [{ entityName: 'Ada Lovelace', observations: ['born 1815'] }] });
-    await call('delete_relations', { relations: [{ from: 'Ada Lovelace', to: 'Analytical Engine', relationType: 'programmed' }] });
+    await call('delete_relations', {
+      relations: [{ from: 'Ada Lovelace', to: 'Analytical Engine', relationType: 'programmed' }],
+    });
     await call('delete_entities', { entityNames: ['Analytical Engine'] });
     const graph = (await call('read_graph', {})).structuredContent as unknown as Graph;
     expect(graph.entities.map((entity) => entity.name)).toContain('Ada Lovelace');
     expect(graph.entities.map((entity) => entity.name)).not.toContain('Analytical Engine');
     expect(graph.relations).toEqual([]);
 
-    const missing = await client.callTool({ name: 'knowledge_add_observations', arguments: { observations: [{ entityName: 'Nobody', contents: ['x'] }] } });
+    const missing = await client.callTool({
+      name: 'knowledge_add_observations',
+      arguments: { observations: [{ entityName: 'Nobody', contents: ['x'] }] },
+    });
     expect(missing.isError).toBe(true);
     expect(textOf(missing)).toContain('Entity with name Nobody not found');
   });
@@ -114,19 +131,31 @@ describe('MCP methods through the gateway', () => {
     const { client: first } = await fabric.connect('first');
     const { client: second } = await fabric.connect('second');
     await fabric.waitForTool(first, 'knowledge_add_observations');
-    await first.callTool({ name: 'knowledge_create_entities', arguments: { entities: [{ name: 'Shared', entityType: 'note', observations: [] }] } });
+    await first.callTool({
+      name: 'knowledge_create_entities',
+      arguments: { entities: [{ name: 'Shared', entityType: 'note', observations: [] }] },
+    });
     const add = (client: typeof first, who: string, i: number) =>
-      client.callTool({ name: 'knowledge_add_observations', arguments: { observations: [{ entityName: 'Shared', contents: [`${who} ${i}`] }] } });
-    const results = await Promise.all(Array.from({ length: 40 }, (_, i) => [add(first, 'first', i), add(second, 'second', i)]).flat());
+      client.callTool({
+        name: 'knowledge_add_observations',
+        arguments: { observations: [{ entityName: 'Shared', contents: [`${who} ${i}`] }] },
+      });
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) => [add(first, 'first', i), add(second, 'second', i)]).flat(),
+    );
     expect(results.filter((result) => result.isError)).toEqual([]);
-    const opened = (await first.callTool({ name: 'knowledge_open_nodes', arguments: { names: ['Shared'] } })).structuredContent as unknown as Graph;
+    const opened = (await first.callTool({ name: 'knowledge_open_nodes', arguments: { names: ['Shared'] } }))
+      .structuredContent as unknown as Graph;
     expect(opened.entities[0].observations).toHaveLength(80);
   });
 
   it('resources: list, list templates, read through a template, and an unknown entity is -32002', async () => {
     const { client } = await fabric.connect();
     await fabric.waitForTool(client, 'testbed_echo');
-    await client.callTool({ name: 'knowledge_create_entities', arguments: { entities: [{ name: 'Grace Hopper', entityType: 'person', observations: ['COBOL'] }] } });
+    await client.callTool({
+      name: 'knowledge_create_entities',
+      arguments: { entities: [{ name: 'Grace Hopper', entityType: 'person', observations: ['COBOL'] }] },
+    });
 
     const { resources } = await client.listResources();
     expect(resources).toContainEqual(expect.objectContaining({ uri: 'testbed://about' }));
@@ -134,8 +163,14 @@ describe('MCP methods through the gateway', () => {
     expect(resourceTemplates).toContainEqual(expect.objectContaining({ uriTemplate: 'knowledge://entities/{name}' }));
 
     const read = await client.readResource({ uri: 'knowledge://entities/Grace%20Hopper' });
-    expect(read.contents[0]).toMatchObject({ uri: 'knowledge://entities/Grace%20Hopper', mimeType: 'application/json' });
-    expect(JSON.parse((read.contents[0] as { text: string }).text)).toMatchObject({ name: 'Grace Hopper', observations: ['COBOL'] });
+    expect(read.contents[0]).toMatchObject({
+      uri: 'knowledge://entities/Grace%20Hopper',
+      mimeType: 'application/json',
+    });
+    expect(JSON.parse((read.contents[0] as { text: string }).text)).toMatchObject({
+      name: 'Grace Hopper',
+      observations: ['COBOL'],
+    });
     const about = await client.readResource({ uri: 'testbed://about' });
     expect(about.contents[0]).toMatchObject({ mimeType: 'text/plain' });
 
@@ -145,24 +180,46 @@ describe('MCP methods through the gateway', () => {
 
   it('prompts: list and get summarize_entity with what the graph knows', async () => {
     const { client } = await fabric.connect();
-    await client.callTool({ name: 'knowledge_create_entities', arguments: { entities: [{ name: 'Alan Turing', entityType: 'person', observations: ['broke Enigma'] }] } });
+    await client.callTool({
+      name: 'knowledge_create_entities',
+      arguments: { entities: [{ name: 'Alan Turing', entityType: 'person', observations: ['broke Enigma'] }] },
+    });
     const { prompts } = await client.listPrompts();
-    expect(prompts).toContainEqual(expect.objectContaining({ name: 'knowledge_summarize_entity', arguments: [expect.objectContaining({ name: 'name', required: true })] }));
+    expect(prompts).toContainEqual(
+      expect.objectContaining({
+        name: 'knowledge_summarize_entity',
+        arguments: [expect.objectContaining({ name: 'name', required: true })],
+      }),
+    );
     const prompt = await client.getPrompt({ name: 'knowledge_summarize_entity', arguments: { name: 'Alan Turing' } });
     expect(prompt.messages[0].role).toBe('user');
     expect(JSON.stringify(prompt.messages[0].content)).toContain('broke Enigma');
-    await expect(client.getPrompt({ name: 'knowledge_summarize_entity', arguments: {} })).rejects.toMatchObject({ code: -32602 });
+    await expect(client.getPrompt({ name: 'knowledge_summarize_entity', arguments: {} })).rejects.toMatchObject({
+      code: -32602,
+    });
     await expect(client.getPrompt({ name: 'knowledge_nope' })).rejects.toMatchObject({ code: -32602 });
   });
 
   it('completion/complete suggests entity names for the prompt argument and the template variable', async () => {
     const { client } = await fabric.connect();
-    await client.callTool({ name: 'knowledge_create_entities', arguments: { entities: [{ name: 'Edsger Dijkstra', entityType: 'person', observations: [] }] } });
-    const forPrompt = await client.complete({ ref: { type: 'ref/prompt', name: 'knowledge_summarize_entity' }, argument: { name: 'name', value: 'eds' } });
+    await client.callTool({
+      name: 'knowledge_create_entities',
+      arguments: { entities: [{ name: 'Edsger Dijkstra', entityType: 'person', observations: [] }] },
+    });
+    const forPrompt = await client.complete({
+      ref: { type: 'ref/prompt', name: 'knowledge_summarize_entity' },
+      argument: { name: 'name', value: 'eds' },
+    });
     expect(forPrompt.completion.values).toEqual(['Edsger Dijkstra']);
-    const forTemplate = await client.complete({ ref: { type: 'ref/resource', uri: 'knowledge://entities/{name}' }, argument: { name: 'name', value: 'Ed' } });
+    const forTemplate = await client.complete({
+      ref: { type: 'ref/resource', uri: 'knowledge://entities/{name}' },
+      argument: { name: 'name', value: 'Ed' },
+    });
     expect(forTemplate.completion.values).toEqual(['Edsger Dijkstra']);
-    const notCompletable = await client.complete({ ref: { type: 'ref/prompt', name: 'testbed_greet' }, argument: { name: 'name', value: 'x' } });
+    const notCompletable = await client.complete({
+      ref: { type: 'ref/prompt', name: 'testbed_greet' },
+      argument: { name: 'name', value: 'x' },
+    });
     expect(notCompletable.completion.values).toEqual([]);
   });
 
@@ -184,7 +241,9 @@ describe('MCP methods through the gateway', () => {
     expect((await listAllTools(client)).length).toBeGreaterThan(0);
     const sessionId = transport.sessionId!;
     await (transport as StreamableHTTPClientTransport).terminateSession();
-    const ping = await postRaw(fabric.mcpUrl, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), { 'mcp-session-id': sessionId });
+    const ping = await postRaw(fabric.mcpUrl, JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'ping' }), {
+      'mcp-session-id': sessionId,
+    });
     expect(ping.status).toBe(404);
   });
 });

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { NestFactory } from '@nestjs/core';
 import { Logger } from 'nestjs-pino';
 import { loadConfig } from '@fabric/platform-config';
-import { exitGracefullyOnSignals, exitOnStartupError } from '@fabric/platform-runtime';
+import { exitGracefullyOnSignals, exitOnStartupError, startWithWorkers } from '@fabric/platform-runtime';
 import { AppModule } from './app/app.module';
 import { gatewayEnvSchema } from './app/gateway.config';
 
@@ -21,4 +21,4 @@ async function main(): Promise<void> {
   app.get(Logger).log(`MCP endpoint ready at http://127.0.0.1:${env.PORT}/mcp`);
 }
 
-main().catch((error: unknown) => exitOnStartupError('gateway', error));
+startWithWorkers('gateway', main).catch((error: unknown) => exitOnStartupError('gateway', error));

@@ -7,8 +7,11 @@ export const AnnouncementSchema = z.object({
   manifest: ServiceManifestSchema,
   /** Interval of this instance's heartbeat; the gateway drops it after a few missed beats. */
   heartbeatMs: z.number().int().positive(),
-  /** `draining`: alive and finishing its calls, but takes no new ones. */
-  state: z.enum(['ready', 'draining']).default('ready'),
+  /**
+   * `draining`: alive and finishing its calls, but takes no new ones. `unready`: alive, but a dependency it
+   * needs (its database…) fails its readiness check, so it takes no calls until that recovers.
+   */
+  state: z.enum(['ready', 'draining', 'unready']).default('ready'),
   sentAt: z.number().int(),
 });
 export type Announcement = z.infer<typeof AnnouncementSchema>;

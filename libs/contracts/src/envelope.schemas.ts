@@ -44,6 +44,18 @@ export const CancelSchema = z.object({
 });
 export type Cancel = z.infer<typeof CancelSchema>;
 
+/** A gateway asking one instance which of these calls it is still running (see `probe` in the subjects). */
+export const ProbeRequestSchema = z.object({
+  ids: z.array(z.string().min(1)).max(10_000),
+});
+export type ProbeRequest = z.infer<typeof ProbeRequestSchema>;
+
+/** The instance's answer: the subset of the probed ids it holds. */
+export const ProbeReplySchema = z.object({
+  held: z.array(z.string()),
+});
+export type ProbeReply = z.infer<typeof ProbeReplySchema>;
+
 export const CallReplySchema = z.discriminatedUnion('ok', [
   z.object({ ok: z.literal(true), result: z.unknown() }),
   z.object({ ok: z.literal(false), error: WireErrorSchema }),

@@ -9,6 +9,7 @@ import {
   NotFoundError,
   PermissionDeniedError,
   UnavailableError,
+  ResourceExhaustedError,
   WireErrorSchema,
   type ErrorCode,
 } from './errors';
@@ -55,6 +56,7 @@ describe('FabricError', () => {
     CONFLICT: false,
     PERMISSION_DENIED: false,
     UNAVAILABLE: true,
+    RESOURCE_EXHAUSTED: true,
     TIMEOUT: true,
     CANCELLED: false,
     INTERNAL: false,
@@ -65,6 +67,12 @@ describe('FabricError', () => {
       expect(new FabricError(code, 'x').retryable).toBe(retryable);
     },
   );
+
+  it('notStarted survives the round trip over the wire and is left out when false', () => {
+    const busy = new FabricError('RESOURCE_EXHAUSTED', 'at capacity', { notStarted: true });
+    expect(FabricError.fromWire(busy.toWire()).notStarted).toBe(true);
+    expect(new FabricError('INTERNAL', 'x').toWire()).not.toHaveProperty('notStarted');
+  });
 
   it('an explicit retryable overrides the default of the code', () => {
     expect(new FabricError('UNAVAILABLE', 'x', { retryable: false }).retryable).toBe(false);
@@ -79,6 +87,7 @@ describe('FabricError subclasses', () => {
     [ConflictError, 'ConflictError', 'CONFLICT', false],
     [PermissionDeniedError, 'PermissionDeniedError', 'PERMISSION_DENIED', false],
     [UnavailableError, 'UnavailableError', 'UNAVAILABLE', true],
+    [ResourceExhaustedError, 'ResourceExhaustedError', 'RESOURCE_EXHAUSTED', true],
     [DeadlineExceededError, 'DeadlineExceededError', 'TIMEOUT', true],
     [CancelledError, 'CancelledError', 'CANCELLED', false],
     [InternalError, 'InternalError', 'INTERNAL', false],

@@ -7,6 +7,7 @@ export const ERROR_CODES = [
   'CONFLICT',
   'PERMISSION_DENIED',
   'UNAVAILABLE',
+  'RESOURCE_EXHAUSTED',
   'TIMEOUT',
   'CANCELLED',
   'INTERNAL',
@@ -21,6 +22,11 @@ export const WireErrorSchema = z.object({
   retryable: z.boolean(),
   /** Reference id of an internal error, for matching the client's report with the service's log. */
   ref: z.string().optional(),
+  /**
+   * The replica refused the call before running any of it (at capacity, shutting down), so sending it to
+   * another replica cannot run it twice, whatever the tool does.
+   */
+  notStarted: z.boolean().optional(),
 });
 export type WireError = z.infer<typeof WireErrorSchema>;
 
@@ -28,12 +34,14 @@ interface FabricErrorOptions {
   cause?: unknown;
   retryable?: boolean;
   ref?: string;
+  notStarted?: boolean;
 }
 
 /** An error with a wire code. Services throw subclasses; the message reaches the client as written. */
 export class FabricError extends Error {
   readonly retryable: boolean;
   readonly ref?: string;
+  readonly notStarted: boolean;
 
   constructor(
     readonly code: ErrorCode,
@@ -42,16 +50,28 @@ export class FabricError extends Error {
   ) {
     super(message, { cause: options.cause });
     this.name = 'FabricError';
-    this.retryable = options.retryable ?? (code === 'UNAVAILABLE' || code === 'TIMEOUT');
+    this.retryable =
+      options.retryable ?? (code === 'UNAVAILABLE' || code === 'TIMEOUT' || code === 'RESOURCE_EXHAUSTED');
     this.ref = options.ref;
+    this.notStarted = options.notStarted ?? false;
   }
 
   toWire(): WireError {
-    return { code: this.code, message: this.message, retryable: this.retryable, ...(this.ref ? { ref: this.ref } : {}) };
+    return {
+      code: this.code,
+      message: this.message,
+      retryable: this.retryable,
+      ...(this.ref ? { ref: this.ref } : {}),
+      ...(this.notStarted ? { notStarted: true } : {}),
+    };
   }
 
   static fromWire(error: WireError): FabricError {
-    return new FabricError(error.code, error.message, { retryable: error.retryable, ref: error.ref });
+    return new FabricError(error.code, error.message, {
+      retryable: error.retryable,
+      ref: error.ref,
+      notStarted: error.notStarted,
+    });
   }
 }
 
@@ -87,6 +107,14 @@ export class UnavailableError extends FabricError {
   constructor(message: string, options?: FabricErrorOptions) {
     super('UNAVAILABLE', message, options);
     this.name = 'UnavailableError';
+  }
+}
+
+/** A replica or a gateway is at its concurrency limit; the call was not started and may be sent again. */
+export class ResourceExhaustedError extends FabricError {
+  constructor(message: string, options?: FabricErrorOptions) {
+    super('RESOURCE_EXHAUSTED', message, options);
+    this.name = 'ResourceExhaustedError';
   }
 }
 

@@ -1,4 +1,11 @@
-export { CONTRACT_VERSION, OPERATIONS, SERVICE_NAME_PATTERN, HEADERS, fabricSubjects, operationOfSubject } from './subjects';
+export {
+  CONTRACT_VERSION,
+  OPERATIONS,
+  SERVICE_NAME_PATTERN,
+  HEADERS,
+  fabricSubjects,
+  operationOfSubject,
+} from './subjects';
 export type { Operation, FabricSubjects } from './subjects';
 export {
   ERROR_CODES,
@@ -10,6 +17,7 @@ export {
   ConflictError,
   PermissionDeniedError,
   UnavailableError,
+  ResourceExhaustedError,
   DeadlineExceededError,
   CancelledError,
   InternalError,
@@ -41,6 +49,22 @@ export type {
 } from './manifest.schemas';
 export { AnnouncementSchema, GoodbyeSchema, HelloSchema } from './discovery.schemas';
 export type { Announcement, Goodbye, Hello } from './discovery.schemas';
-export { PrincipalSchema, CallRequestSchema, CancelSchema, CallReplySchema, CompletionResultSchema } from './envelope.schemas';
-export type { Principal, CallRequest, Cancel, CallReply, CompletionResult } from './envelope.schemas';
+export {
+  PrincipalSchema,
+  CallRequestSchema,
+  CancelSchema,
+  CallReplySchema,
+  CompletionResultSchema,
+  ProbeRequestSchema,
+  ProbeReplySchema,
+} from './envelope.schemas';
+export type {
+  Principal,
+  CallRequest,
+  Cancel,
+  CallReply,
+  CompletionResult,
+  ProbeRequest,
+  ProbeReply,
+} from './envelope.schemas';
 export type { ToolResult, ResourceResult, PromptResult, ContentBlock, PromptMessage } from './results';

@@ -24,10 +24,17 @@ describe('fabricSubjects', () => {
     expect(fabricSubjects('other').queueGroup('orders')).not.toBe(fabricSubjects('t1a2').queueGroup('orders'));
   });
 
-  it('gives a cancel subject that the two-token request wildcard does not match', () => {
+  it('gives cancel and probe subjects that the request wildcard does not match', () => {
     const subjects = fabricSubjects('ns');
-    const wildcardTokens = subjects.requestWildcard('orders').split('.').length;
-    expect(subjects.cancel('orders').split('.').length).not.toBe(wildcardTokens);
+    const wildcard = subjects.requestWildcard('orders');
+    expect(matches(wildcard, subjects.request('orders', 'tools.call'))).toBe(true);
+    expect(matches(wildcard, subjects.cancel('orders'))).toBe(false);
+    expect(matches(wildcard, subjects.probe('orders', 'orders-1a2b'))).toBe(false);
+  });
+
+  it('turns any instance id into one token of its probe subject', () => {
+    const probe = fabricSubjects('ns').probe('orders', 'pod.orders-7d9f abc>*');
+    expect(probe).toBe('ns.v1.instance.orders.pod_orders-7d9f_abc__.probe');
   });
 });
 
@@ -44,3 +51,14 @@ describe('operationOfSubject', () => {
     expect(operationOfSubject('')).toBeUndefined();
   });
 });
+
+/** NATS subject matching: `*` is one token, `>` the rest. */
+function matches(pattern: string, subject: string): boolean {
+  const want = pattern.split('.');
+  const got = subject.split('.');
+  for (let i = 0; i < want.length; i++) {
+    if (want[i] === '>') return got.length > i;
+    if (i >= got.length || (want[i] !== '*' && want[i] !== got[i])) return false;
+  }
+  return want.length === got.length;
+}

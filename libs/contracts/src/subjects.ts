@@ -21,6 +21,11 @@ export function fabricSubjects(namespace = 'fabric') {
     requestWildcard: (service: string) => `${root}.svc.${service}.*.*`,
     /** Cancellation of a running call, heard by every replica of the service (no queue group). */
     cancel: (service: string) => `${root}.svc.${service}.cancel`,
+    /**
+     * Asks one instance which of the given calls it is still running. Only that instance subscribes, so
+     * "no responders" means it is gone and the calls it held are lost.
+     */
+    probe: (service: string, instanceId: string) => `${root}.instance.${service}.${subjectToken(instanceId)}.probe`,
     /** Announcements (start and heartbeat) of service instances. */
     announce: `${root}.discovery.announce`,
     /** A service instance leaving (draining or stopping). */
@@ -33,6 +38,11 @@ export function fabricSubjects(namespace = 'fabric') {
 }
 
 export type FabricSubjects = ReturnType<typeof fabricSubjects>;
+
+/** Makes any string (an instance id from a host name…) usable as one subject token. */
+function subjectToken(value: string): string {
+  return value.replace(/[^A-Za-z0-9_-]/g, '_');
+}
 
 /** Recovers the operation from a request subject, or undefined when it is not one. */
 export function operationOfSubject(subject: string): Operation | undefined {

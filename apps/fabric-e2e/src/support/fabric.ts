@@ -49,7 +49,11 @@ export class Fabric {
 
   /** Environment every app of this fabric shares. */
   get sharedEnv(): Record<string, string> {
-    return { FABRIC_NAMESPACE: this.namespace, NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222', HEARTBEAT_MS: '500' };
+    return {
+      FABRIC_NAMESPACE: this.namespace,
+      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+      HEARTBEAT_MS: '500',
+    };
   }
 
   async startApp(app: string, env: Record<string, string> = {}): Promise<AppProcess> {

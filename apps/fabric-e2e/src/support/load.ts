@@ -25,7 +25,8 @@ export function steadyLoad(
         const result = (await call(n)) as CallToolResult;
         const text = textOf(result);
         if (result.isError) report.failures.push(`call ${n}: ${text}`);
-        else if (options.expectText && text !== options.expectText(n)) report.failures.push(`call ${n}: unexpected ${text}`);
+        else if (options.expectText && text !== options.expectText(n))
+          report.failures.push(`call ${n}: unexpected ${text}`);
         else report.ok++;
       } catch (error) {
         report.failures.push(`call ${n}: ${error instanceof Error ? error.message : String(error)}`);

@@ -1,8 +1,23 @@
-import { createServer, request, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import {
+  createServer,
+  request,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 /** Hop-by-hop headers a proxy must not forward. */
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'upgrade',
+  'te',
+  'trailer',
+]);
 
 /**
  * A plain round-robin HTTP load balancer, as nginx or a Kubernetes Service sits in front of gateways: every
@@ -27,7 +42,10 @@ export class RoundRobinProxy {
     this.probe = setInterval(() => void this.checkHealth(healthPath), intervalMs);
   }
 
-  static async start(backends: string[], options: { healthPath?: string; intervalMs?: number } = {}): Promise<RoundRobinProxy> {
+  static async start(
+    backends: string[],
+    options: { healthPath?: string; intervalMs?: number } = {},
+  ): Promise<RoundRobinProxy> {
     const server = createServer();
     const proxy = new RoundRobinProxy(server, backends, options.healthPath ?? '/readyz', options.intervalMs ?? 100);
     server.on('request', (req: IncomingMessage, res: ServerResponse) => void proxy.forward(req, res));
@@ -66,7 +84,8 @@ export class RoundRobinProxy {
       const outcome = await this.tryBackend(backend, req, res, headers, body);
       if (outcome !== 'refused') return;
     }
-    if (!res.headersSent) res.writeHead(502, { 'content-type': 'text/plain' }).end('no backend accepted the connection');
+    if (!res.headersSent)
+      res.writeHead(502, { 'content-type': 'text/plain' }).end('no backend accepted the connection');
   }
 
   private async checkHealth(path: string): Promise<void> {
@@ -90,13 +109,17 @@ export class RoundRobinProxy {
     body: Buffer,
   ): Promise<'refused' | 'done'> {
     return new Promise((resolve) => {
-      const upstream = request(`${backend}${req.url ?? '/'}`, { method: req.method, headers, agent: false }, (response) => {
-        this.served.set(backend, (this.served.get(backend) ?? 0) + 1);
-        res.writeHead(response.statusCode ?? 502, forwardable(response.headers));
-        response.pipe(res);
-        response.on('error', () => res.destroy());
-        response.on('end', () => resolve('done'));
-      });
+      const upstream = request(
+        `${backend}${req.url ?? '/'}`,
+        { method: req.method, headers, agent: false },
+        (response) => {
+          this.served.set(backend, (this.served.get(backend) ?? 0) + 1);
+          res.writeHead(response.statusCode ?? 502, forwardable(response.headers));
+          response.pipe(res);
+          response.on('error', () => res.destroy());
+          response.on('end', () => resolve('done'));
+        },
+      );
       // The client went away before its answer was complete: stop the request upstream too.
       res.once('close', () => {
         if (!res.writableFinished) upstream.destroy();

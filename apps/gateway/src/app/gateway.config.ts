@@ -24,6 +24,23 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   /** Extra time on top of a call's deadline for the service's own timeout reply to arrive. */
   DEADLINE_GRACE_MS: intEnv(250, 0),
   /**
+   * Extra attempts of a call on another replica: always when a replica refused it unstarted (at capacity,
+   * stopping); when the replica running it died, only for read-only or idempotent tools and other reads.
+   */
+  CALL_RETRIES: intEnv(2, 0),
+  /** Calls running longer than this are checked on this period; a call no replica holds any more is lost. */
+  CALL_PROBE_MS: intEnv(500, 50),
+  /** Calls one gateway replica sends to one service at once; beyond it calls fail at once (bulkhead). */
+  SERVICE_MAX_IN_FLIGHT: intEnv(1_000, 1),
+  /** Circuit breaker per service: it opens when this percentage of recent calls failed (timeouts, crashes, internal errors)… */
+  BREAKER_ERROR_PERCENT: intEnv(50, 1),
+  /** …over at least this many calls in the window… */
+  BREAKER_MIN_CALLS: intEnv(20, 1),
+  /** …the window being this long. */
+  BREAKER_WINDOW_MS: intEnv(10_000, 100),
+  /** An open circuit lets one trial call through after this long; its success closes the circuit. */
+  BREAKER_RESET_MS: intEnv(5_000, 10),
+  /**
    * On SIGTERM, how long the gateway keeps serving while reporting not ready before it closes its port:
    * set it above the load balancer's readiness polling period (Kubernetes: a few seconds).
    */

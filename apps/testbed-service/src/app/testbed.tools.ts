@@ -8,6 +8,7 @@ import { McpPrompt, McpResource, McpTool, type CallContext } from '@fabric/servi
 export class TestbedTools {
   private aborted = 0;
   private completed = 0;
+  private writes = 0;
 
   @McpTool({
     name: 'echo',
@@ -38,14 +39,39 @@ export class TestbedTools {
   }
 
   @McpTool({
+    name: 'slow_read',
+    description:
+      'Waits `ms` milliseconds, then returns the id of the process that served it (read-only: safe to run again).',
+    input: z.object({ ms: z.number().int().min(0).max(60_000) }),
+    annotations: { readOnlyHint: true },
+  })
+  async slowRead(args: { ms: number }, ctx: CallContext): Promise<string> {
+    await delay(args.ms, undefined, { signal: ctx.signal });
+    return `read by ${process.pid}`;
+  }
+
+  @McpTool({
+    name: 'slow_write',
+    description: 'Waits `ms` milliseconds, then counts one write (neither read-only nor idempotent).',
+    input: z.object({ ms: z.number().int().min(0).max(60_000) }),
+    annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false },
+  })
+  async slowWrite(args: { ms: number }, ctx: CallContext): Promise<string> {
+    await delay(args.ms, undefined, { signal: ctx.signal });
+    this.writes++;
+    return `written by ${process.pid}`;
+  }
+
+  @McpTool({
     name: 'stats',
-    description: 'How many sleep calls completed and how many were stopped by their deadline or a cancellation.',
+    description:
+      'How many sleep calls completed, how many were stopped by their deadline or a cancellation, how many writes happened.',
     input: z.object({}),
-    output: z.object({ completed: z.number(), aborted: z.number(), pid: z.number() }),
+    output: z.object({ completed: z.number(), aborted: z.number(), writes: z.number(), pid: z.number() }),
     annotations: { readOnlyHint: true },
   })
   stats() {
-    return { completed: this.completed, aborted: this.aborted, pid: process.pid };
+    return { completed: this.completed, aborted: this.aborted, writes: this.writes, pid: process.pid };
   }
 
   @McpTool({
@@ -62,7 +88,11 @@ export class TestbedTools {
     return 'The testbed service: fixtures for tests and benchmarks.';
   }
 
-  @McpPrompt({ name: 'greet', description: 'Greets someone', arguments: z.object({ name: z.string().describe('Who to greet') }) })
+  @McpPrompt({
+    name: 'greet',
+    description: 'Greets someone',
+    arguments: z.object({ name: z.string().describe('Who to greet') }),
+  })
   greet(args: { name: string }): string {
     return `Say hello to ${args.name}.`;
   }

@@ -42,7 +42,12 @@ export class ObservabilityModule {
         }),
       ],
       controllers: [HealthController],
-      providers: [MetricsRegistry, ReadinessRegistry, HttpDrain, { provide: DRAIN_OPTIONS, useValue: { graceMs: options.shutdownGraceMs, delayMs: options.drainDelayMs } }],
+      providers: [
+        MetricsRegistry,
+        ReadinessRegistry,
+        HttpDrain,
+        { provide: DRAIN_OPTIONS, useValue: { graceMs: options.shutdownGraceMs, delayMs: options.drainDelayMs } },
+      ],
       exports: [MetricsRegistry, ReadinessRegistry, HttpDrain],
     };
   }

@@ -26,4 +26,28 @@ export class ReadinessRegistry {
   entries(): [string, ReadinessCheck][] {
     return [...this.checks.entries()];
   }
+
+  /** Runs every check; returns `name: reason` for each that fails or takes longer than `timeoutMs`. */
+  async failing(timeoutMs: number): Promise<string[]> {
+    const results = await Promise.all(
+      this.entries().map(async ([name, check]) => {
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            check(),
+            new Promise(
+              (_, reject) =>
+                (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)),
+            ),
+          ]);
+          return undefined;
+        } catch (error) {
+          return `${name}: ${error instanceof Error ? error.message : String(error)}`;
+        } finally {
+          clearTimeout(timer);
+        }
+      }),
+    );
+    return results.filter((result): result is string => result !== undefined);
+  }
 }

@@ -1,1 +1,2 @@
 export { exitGracefullyOnSignals, exitOnStartupError } from './process.lifecycle';
+export { startWithWorkers } from './process.workers';

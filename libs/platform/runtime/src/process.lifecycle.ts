@@ -1,13 +1,17 @@
+import cluster from 'node:cluster';
 import type { INestApplication } from '@nestjs/common';
 
 /** Start-up failures whose message says all a user needs (no stack): bad config, a dependency not reachable. */
 const EXPLAINED_FAILURES = new Set(['ConfigError', 'NatsUnreachableError', 'DatabaseUnavailableError']);
 
+/** A cluster worker stops on its primary's SIGTERM only (see `startWithWorkers`). */
+const STOP_SIGNALS: NodeJS.Signals[] = cluster.isWorker ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
+
 /**
  * On SIGTERM or SIGINT: close the app (each module drains what it holds), then exit 0. A second signal
  * exits at once.
  */
-export function exitGracefullyOnSignals(app: INestApplication, signals: NodeJS.Signals[] = ['SIGTERM', 'SIGINT']): void {
+export function exitGracefullyOnSignals(app: INestApplication, signals: NodeJS.Signals[] = STOP_SIGNALS): void {
   let closing = false;
   const onSignal = (signal: NodeJS.Signals) => {
     if (closing) process.exit(1);

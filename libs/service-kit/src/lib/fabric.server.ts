@@ -6,10 +6,13 @@ import {
   CancelSchema,
   CancelledError,
   DeadlineExceededError,
+  ProbeRequestSchema,
+  ResourceExhaustedError,
   UnavailableError,
   fabricSubjects,
   type Announcement,
   type CallReply,
+  type ProbeReply,
   type CallRequest,
   type FabricSubjects,
 } from '@fabric/contracts';
@@ -27,7 +30,8 @@ interface InFlight {
 
 /**
  * The service side of the fabric's NATS contract, as a NestJS transport strategy: joins the service's
- * queue group, announces the manifest, runs each call under its deadline and cancellation, and drains.
+ * queue group, announces the manifest, runs each call under its deadline and cancellation, refuses calls
+ * beyond its concurrency limit, leaves the queue group while a dependency is down, and drains.
  */
 @Injectable()
 export class FabricServer extends Server implements CustomTransportStrategy, BeforeApplicationShutdown {
@@ -39,6 +43,9 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   private controlSubscriptions: Subscription[] = [];
   private heartbeat?: NodeJS.Timeout;
   private draining?: Promise<void>;
+  /** Why this replica takes no calls now (a failed readiness check), or undefined when it is ready. */
+  private unready?: string;
+  private beating = false;
 
   private readonly calls;
   private readonly duration;
@@ -54,8 +61,15 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     super();
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
     this.instanceId = env.INSTANCE_ID ?? `${registry.identity.service}-${randomUUID().slice(0, 8)}`;
-    this.calls = metrics.counter('fabric_service_calls_total', 'Calls served, by operation, name and outcome', ['operation', 'name', 'outcome']);
-    this.duration = metrics.histogram('fabric_service_call_duration_seconds', 'Time to serve one call', ['operation', 'name']);
+    this.calls = metrics.counter('fabric_service_calls_total', 'Calls served, by operation, name and outcome', [
+      'operation',
+      'name',
+      'outcome',
+    ]);
+    this.duration = metrics.histogram('fabric_service_call_duration_seconds', 'Time to serve one call', [
+      'operation',
+      'name',
+    ]);
     this.inFlightGauge = metrics.gauge('fabric_service_in_flight', 'Calls being served now');
   }
 
@@ -71,19 +85,55 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
 
   private start(): void {
     const service = this.registry.identity.service;
-    this.requestSubscription = this.nats.subscribe(this.subjects.requestWildcard(service), (msg) => this.onRequest(msg), {
-      queue: this.subjects.queueGroup(service),
-    });
+    this.joinQueueGroup();
     this.controlSubscriptions = [
       this.nats.subscribe(this.subjects.cancel(service), (msg) => this.onCancel(msg)),
+      this.nats.subscribe(this.subjects.probe(service, this.instanceId), (msg) => this.onProbe(msg)),
       this.nats.subscribe(this.subjects.hello, (msg) => {
         msg.respond(encodeJson(this.announcement()));
       }),
     ];
     this.nats.publishJson(this.subjects.announce, this.announcement());
-    this.heartbeat = setInterval(() => this.nats.publishJson(this.subjects.announce, this.announcement()), this.env.HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => void this.beat(), this.env.HEARTBEAT_MS);
     this.heartbeat.unref();
     this.log.log(`${service} instance ${this.instanceId} serving ${this.registry.table.tools.size} tools`);
+  }
+
+  private joinQueueGroup(): void {
+    const service = this.registry.identity.service;
+    this.requestSubscription = this.nats.subscribe(
+      this.subjects.requestWildcard(service),
+      (msg) => this.onRequest(msg),
+      {
+        queue: this.subjects.queueGroup(service),
+      },
+    );
+  }
+
+  /**
+   * One heartbeat: check the dependencies, leave the queue group (and the catalog) while one is down and
+   * come back when it recovers, then announce.
+   */
+  private async beat(): Promise<void> {
+    if (this.beating || this.draining) return;
+    this.beating = true;
+    try {
+      const failing = await this.readiness.failing(this.env.HEARTBEAT_MS);
+      if (this.draining) return;
+      const problem = failing.length > 0 ? failing.join('; ') : undefined;
+      if (problem && !this.unready) {
+        this.log.warn(`not ready (${problem}): taking no calls until it recovers`);
+        this.unready = problem;
+        await this.requestSubscription?.drain().catch(() => undefined);
+      } else if (!problem && this.unready) {
+        this.log.log(`ready again (was: ${this.unready})`);
+        this.unready = undefined;
+        this.joinQueueGroup();
+      }
+      if (!this.nats.connection.isClosed()) this.nats.publishJson(this.subjects.announce, this.announcement());
+    } finally {
+      this.beating = false;
+    }
   }
 
   private announcement(): Announcement {
@@ -91,7 +141,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       instanceId: this.instanceId,
       manifest: this.registry.table.manifest,
       heartbeatMs: this.env.HEARTBEAT_MS,
-      state: this.draining ? 'draining' : 'ready',
+      state: this.draining ? 'draining' : this.unready ? 'unready' : 'ready',
       sentAt: Date.now(),
     };
   }
@@ -101,11 +151,25 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     try {
       request = CallRequestSchema.parse(decodeJson(msg.data));
     } catch {
-      this.reply(msg, { ok: false, error: { code: 'INVALID_ARGUMENT', message: 'Malformed call envelope', retryable: false } });
+      this.reply(msg, {
+        ok: false,
+        error: { code: 'INVALID_ARGUMENT', message: 'Malformed call envelope', retryable: false },
+      });
       return;
     }
-    if (this.draining) {
-      this.reply(msg, { ok: false, error: new UnavailableError('The replica is shutting down').toWire() });
+    // Refusals below are "not started": the gateway may send the call to another replica, whatever the tool.
+    if (this.draining || this.unready) {
+      const why = this.draining ? 'is shutting down' : 'is not ready';
+      this.reply(msg, { ok: false, error: new UnavailableError(`The replica ${why}`, { notStarted: true }).toWire() });
+      return;
+    }
+    if (this.inFlight.size >= this.env.MAX_CONCURRENT_CALLS) {
+      const busy = new ResourceExhaustedError(
+        `The replica is running its limit of ${this.env.MAX_CONCURRENT_CALLS} calls`,
+        { notStarted: true },
+      );
+      this.calls.inc({ operation: request.operation, name: request.name, outcome: busy.code });
+      this.reply(msg, { ok: false, error: busy.toWire() });
       return;
     }
     const remaining = request.deadline - Date.now();
@@ -136,7 +200,9 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
         (result): CallReply => ({ ok: true, result }),
         (error: unknown): CallReply => ({
           ok: false,
-          error: toWireError(error, (ref, cause) => this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`)),
+          error: toWireError(error, (ref, cause) =>
+            this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`),
+          ),
         }),
       )
       .then((reply) => {
@@ -144,7 +210,11 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
         stopTimer();
         this.inFlightGauge.dec();
         this.inFlight.delete(request.id);
-        this.calls.inc({ operation: request.operation, name: request.name, outcome: reply.ok ? 'ok' : reply.error.code });
+        this.calls.inc({
+          operation: request.operation,
+          name: request.name,
+          outcome: reply.ok ? 'ok' : reply.error.code,
+        });
         this.reply(msg, reply);
       });
     this.inFlight.set(request.id, { controller, finished });
@@ -154,6 +224,12 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     const parsed = CancelSchema.safeParse(tryDecodeJson(msg.data));
     if (!parsed.success) return;
     this.inFlight.get(parsed.data.id)?.controller.abort(new CancelledError(parsed.data.reason));
+  }
+
+  private onProbe(msg: Msg): void {
+    const parsed = ProbeRequestSchema.safeParse(tryDecodeJson(msg.data));
+    const held = parsed.success ? parsed.data.ids.filter((id) => this.inFlight.has(id)) : [];
+    if (msg.reply) msg.respond(encodeJson({ held } satisfies ProbeReply));
   }
 
   private reply(msg: Msg, reply: CallReply): void {
@@ -184,7 +260,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     const service = this.registry.identity.service;
     if (!this.nats.connection.isClosed()) {
       this.nats.publishJson(this.subjects.goodbye, { instanceId: this.instanceId, service });
-      await this.requestSubscription?.drain().catch(() => undefined);
+      if (!this.unready) await this.requestSubscription?.drain().catch(() => undefined);
     }
     const held = [...this.inFlight.values()];
     if (held.length > 0) this.log.log(`draining: finishing ${held.length} call(s)`);
@@ -197,7 +273,8 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     if (outcome === 'grace') {
       const left = [...this.inFlight.values()];
       this.log.warn(`grace period over: aborting ${left.length} call(s)`);
-      for (const call of left) call.controller.abort(new UnavailableError('The replica shut down before the call finished'));
+      for (const call of left)
+        call.controller.abort(new UnavailableError('The replica shut down before the call finished'));
       await Promise.all(left.map((call) => call.finished));
     }
     for (const subscription of this.controlSubscriptions) subscription.unsubscribe();

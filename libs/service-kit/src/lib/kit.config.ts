@@ -8,6 +8,11 @@ export const SERVICE_ENV = Symbol('SERVICE_ENV');
 export const serviceEnvSchema = baseEnvSchema.extend({
   /** Interval of the announcement heartbeat; the gateway drops an instance after three missed beats. */
   HEARTBEAT_MS: intEnv(2_000, 100),
+  /**
+   * Calls one replica runs at once; more are refused at once (not started, so the gateway sends them to
+   * another replica) instead of queueing behind a slow handler.
+   */
+  MAX_CONCURRENT_CALLS: intEnv(128, 1),
   /** Unique id of this replica; generated when absent. */
   INSTANCE_ID: z.string().min(1).optional(),
 });

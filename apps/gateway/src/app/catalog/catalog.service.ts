@@ -17,6 +17,8 @@ type ChangeListener = (change: CatalogChange, snapshot: CatalogSnapshot) => void
 
 /** An instance is dropped after this many missed heartbeats. */
 const MISSED_BEATS = 3;
+/** How long an instance that left is still asked about calls it may hold (it drains, or its dependency recovers). */
+const DEPARTED_KEEP_MS = 10 * 60_000;
 
 /**
  * The catalog of what live services offer, built at run time from their announcements: instances that
@@ -28,6 +30,8 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
   private readonly subjects;
   private readonly gatewayId = randomUUID();
   private readonly instances = new Map<string, Announcement & { lastSeen: number }>();
+  /** Instances that left the catalog recently: they may still be finishing calls. */
+  private readonly departed = new Map<string, { service: string; at: number }>();
   private readonly listeners: ChangeListener[] = [];
   private subscriptions: Subscription[] = [];
   private sweeper?: NodeJS.Timeout;
@@ -43,7 +47,9 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
     this.current = new CatalogSnapshot(new Map(), { prefix: env.TOOL_NAME_PREFIX });
-    this.liveInstances = metrics.gauge('fabric_gateway_catalog_instances', 'Live service instances in the catalog', ['service']);
+    this.liveInstances = metrics.gauge('fabric_gateway_catalog_instances', 'Live service instances in the catalog', [
+      'service',
+    ]);
     readiness.register('catalog', () => {
       if (!this.loaded) throw new Error('catalog not loaded yet');
     });
@@ -62,12 +68,33 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
     this.listeners.push(listener);
   }
 
+  /** Every instance of a service that may be running one of its calls: the live ones and those that left recently. */
+  instancesOf(service: string): string[] {
+    const ids: string[] = [];
+    for (const [id, instance] of this.instances) if (instance.manifest.service === service) ids.push(id);
+    for (const [id, departed] of this.departed) if (departed.service === service) ids.push(id);
+    return ids;
+  }
+
+  /** Forgets an instance that left and is known to be gone (its NATS connection no longer exists). */
+  forgetDeparted(instanceId: string): void {
+    this.departed.delete(instanceId);
+  }
+
+  private remove(instanceId: string): boolean {
+    const instance = this.instances.get(instanceId);
+    if (!instance) return false;
+    this.instances.delete(instanceId);
+    this.departed.set(instanceId, { service: instance.manifest.service, at: Date.now() });
+    return true;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
     this.subscriptions = [
       this.nats.subscribe(this.subjects.announce, (msg) => this.accept(tryDecodeJson(msg.data))),
       this.nats.subscribe(this.subjects.goodbye, (msg) => {
         const goodbye = GoodbyeSchema.safeParse(tryDecodeJson(msg.data));
-        if (goodbye.success && this.instances.delete(goodbye.data.instanceId)) {
+        if (goodbye.success && this.remove(goodbye.data.instanceId)) {
           this.log.log(`${goodbye.data.service} instance ${goodbye.data.instanceId} left`);
           this.rebuild();
         }
@@ -100,10 +127,16 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
     }
     const announcement = parsed.data;
     const known = this.instances.get(announcement.instanceId);
-    if (announcement.state === 'draining') {
-      if (known && this.instances.delete(announcement.instanceId) && rebuild) this.rebuild();
+    if (announcement.state !== 'ready') {
+      if (known && this.remove(announcement.instanceId)) {
+        this.log.log(
+          `${announcement.manifest.service} instance ${announcement.instanceId} is ${announcement.state}; removed`,
+        );
+        if (rebuild) this.rebuild();
+      }
       return;
     }
+    this.departed.delete(announcement.instanceId);
     this.instances.set(announcement.instanceId, { ...announcement, lastSeen: Date.now() });
     const changed = !known || JSON.stringify(known.manifest) !== JSON.stringify(announcement.manifest);
     if (!known) this.log.log(`${announcement.manifest.service} instance ${announcement.instanceId} joined`);
@@ -115,11 +148,12 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
     let removed = false;
     for (const [id, instance] of this.instances) {
       if (now - instance.lastSeen > instance.heartbeatMs * MISSED_BEATS) {
-        this.instances.delete(id);
+        this.remove(id);
         this.log.warn(`${instance.manifest.service} instance ${id} stopped beating; removed`);
         removed = true;
       }
     }
+    for (const [id, departed] of this.departed) if (now - departed.at > DEPARTED_KEEP_MS) this.departed.delete(id);
     if (removed) this.rebuild();
   }
 
@@ -129,7 +163,9 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
     for (const conflict of next.conflicts) {
       this.log.warn(
         `${conflict.kind} name conflict on "${conflict.name}": kept ${conflict.winner}'s, ` +
-          (conflict.renamedTo ? `${conflict.loser}'s is published as "${conflict.renamedTo}"` : `${conflict.loser}'s is not published`),
+          (conflict.renamedTo
+            ? `${conflict.loser}'s is published as "${conflict.renamedTo}"`
+            : `${conflict.loser}'s is not published`),
       );
     }
     this.current = next;

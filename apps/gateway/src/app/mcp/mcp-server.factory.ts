@@ -60,8 +60,13 @@ export class McpServerFactory {
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
-    this.toolCalls = metrics.counter('fabric_gateway_tool_calls_total', 'tools/call requests by tool and outcome', ['tool', 'outcome']);
-    this.toolDuration = metrics.histogram('fabric_gateway_tool_call_seconds', 'tools/call latency at the gateway', ['tool']);
+    this.toolCalls = metrics.counter('fabric_gateway_tool_calls_total', 'tools/call requests by tool and outcome', [
+      'tool',
+      'outcome',
+    ]);
+    this.toolDuration = metrics.histogram('fabric_gateway_tool_call_seconds', 'tools/call latency at the gateway', [
+      'tool',
+    ]);
   }
 
   create(sessionId: string): Server {
@@ -108,6 +113,8 @@ export class McpServerFactory {
           service: tool.service,
           operation: 'tools.call',
           name: tool.descriptor.name,
+          idempotent:
+            tool.descriptor.annotations?.readOnlyHint === true || tool.descriptor.annotations?.idempotentHint === true,
           arguments: args,
           timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
           sessionId,
@@ -128,13 +135,18 @@ export class McpServerFactory {
 
     server.setRequestHandler(ListResourcesRequestSchema, (request) => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.resources, request.params?.cursor, pageSize);
-      return { resources: page.map(({ descriptor: { timeoutMs: _t, cache: _c, ...resource } }) => resource), ...(nextCursor ? { nextCursor } : {}) };
+      return {
+        resources: page.map(({ descriptor: { timeoutMs: _t, cache: _c, ...resource } }) => resource),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
     });
 
     server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.templates, request.params?.cursor, pageSize);
       return {
-        resourceTemplates: page.map(({ descriptor: { timeoutMs: _t, cache: _c, completable: _k, ...template } }) => template),
+        resourceTemplates: page.map(
+          ({ descriptor: { timeoutMs: _t, cache: _c, completable: _k, ...template } }) => template,
+        ),
         ...(nextCursor ? { nextCursor } : {}),
       };
     });
@@ -147,6 +159,7 @@ export class McpServerFactory {
         return (await this.services.call({
           service: target.service,
           operation: 'resources.read',
+          idempotent: true,
           name: target.name,
           uri,
           ...(target.params ? { params: target.params } : {}),
@@ -155,7 +168,8 @@ export class McpServerFactory {
           signal: extra.signal,
         })) as ReadResourceResult;
       } catch (error) {
-        if (error instanceof FabricError && error.code === 'NOT_FOUND') throw new RpcError(RPC.ResourceNotFound, error.message, { uri });
+        if (error instanceof FabricError && error.code === 'NOT_FOUND')
+          throw new RpcError(RPC.ResourceNotFound, error.message, { uri });
         throw toRpcError(error);
       }
     });
@@ -163,7 +177,10 @@ export class McpServerFactory {
     server.setRequestHandler(ListPromptsRequestSchema, (request) => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.prompts, request.params?.cursor, pageSize);
       return {
-        prompts: page.map(({ publicName, descriptor: { timeoutMs: _t, completable: _k, name: _n, ...prompt } }) => ({ name: publicName, ...prompt })),
+        prompts: page.map(({ publicName, descriptor: { timeoutMs: _t, completable: _k, name: _n, ...prompt } }) => ({
+          name: publicName,
+          ...prompt,
+        })),
         ...(nextCursor ? { nextCursor } : {}),
       };
     });
@@ -171,14 +188,20 @@ export class McpServerFactory {
     server.setRequestHandler(GetPromptRequestSchema, async (request, extra): Promise<GetPromptResult> => {
       const prompt = this.catalog.snapshot.prompt(request.params.name);
       if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${request.params.name}`);
-      const missing = prompt.descriptor.arguments.filter((arg) => arg.required && request.params.arguments?.[arg.name] === undefined);
+      const missing = prompt.descriptor.arguments.filter(
+        (arg) => arg.required && request.params.arguments?.[arg.name] === undefined,
+      );
       if (missing.length > 0) {
-        throw new RpcError(RPC.InvalidParams, `Missing required argument(s) for prompt ${request.params.name}: ${missing.map((arg) => arg.name).join(', ')}`);
+        throw new RpcError(
+          RPC.InvalidParams,
+          `Missing required argument(s) for prompt ${request.params.name}: ${missing.map((arg) => arg.name).join(', ')}`,
+        );
       }
       try {
         return (await this.services.call({
           service: prompt.service,
           operation: 'prompts.get',
+          idempotent: true,
           name: prompt.descriptor.name,
           arguments: request.params.arguments ?? {},
           timeoutMs: prompt.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
@@ -210,8 +233,13 @@ export class McpServerFactory {
           await this.services.call({
             service: target.service,
             operation: 'completion.complete',
+            idempotent: true,
             name: target.name,
-            completion: { argument: argument.name, value: argument.value, ...(context?.arguments ? { context: context.arguments } : {}) },
+            completion: {
+              argument: argument.name,
+              value: argument.value,
+              ...(context?.arguments ? { context: context.arguments } : {}),
+            },
             timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
             sessionId,
             signal: extra.signal,
@@ -236,12 +264,19 @@ export class McpServerFactory {
   private resolveResource(
     snapshot: CatalogSnapshot,
     uri: string,
-  ): Pick<CallRequest, 'name' | 'params'> & { service: string; timeoutMs?: number } | undefined {
+  ): (Pick<CallRequest, 'name' | 'params'> & { service: string; timeoutMs?: number }) | undefined {
     const resource = snapshot.resource(uri);
-    if (resource) return { service: resource.service, name: resource.descriptor.name, timeoutMs: resource.descriptor.timeoutMs };
+    if (resource)
+      return { service: resource.service, name: resource.descriptor.name, timeoutMs: resource.descriptor.timeoutMs };
     for (const template of snapshot.templates) {
       const params = this.uriTemplateOf(template).match(uri);
-      if (params) return { service: template.service, name: template.descriptor.name, params: decodeParams(params), timeoutMs: template.descriptor.timeoutMs };
+      if (params)
+        return {
+          service: template.service,
+          name: template.descriptor.name,
+          params: decodeParams(params),
+          timeoutMs: template.descriptor.timeoutMs,
+        };
     }
     return undefined;
   }
@@ -265,5 +300,7 @@ function decodeParams(params: Record<string, string | string[]>): Record<string,
       return value;
     }
   };
-  return Object.fromEntries(Object.entries(params).map(([key, value]) => [key, Array.isArray(value) ? value.map(decode) : decode(value)]));
+  return Object.fromEntries(
+    Object.entries(params).map(([key, value]) => [key, Array.isArray(value) ? value.map(decode) : decode(value)]),
+  );
 }

@@ -1,10 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
+import CircuitBreaker from 'opossum';
 import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import {
   CallReplySchema,
   DeadlineExceededError,
   FabricError,
   InternalError,
+  ResourceExhaustedError,
   UnavailableError,
   fabricSubjects,
   type CallRequest,
@@ -14,12 +17,15 @@ import {
 import { NatsClient, NoRespondersError, RequestTimeoutError, decodeJson, encodeJson } from '@fabric/platform-nats';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { LostCallDetector, LostCallError } from './lost-call.detector';
 
 export interface CallOptions {
   service: string;
   operation: Operation;
   /** Name as the service declared it. */
   name: string;
+  /** Running it twice does no harm (read-only or idempotent): it is retried when the replica running it dies. */
+  idempotent: boolean;
   arguments?: Record<string, unknown>;
   uri?: string;
   params?: Record<string, string | string[]>;
@@ -32,31 +38,109 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Codes that say a service is in trouble; the circuit breaker counts them (not the domain errors). */
+const BREAKER_FAILURES = new Set(['TIMEOUT', 'INTERNAL', 'UNAVAILABLE']);
+
+type Attempt = () => Promise<unknown>;
+
+/** Nobody subscribes to the service's subject: it has no live replica (not a sign of a failing one). */
+class NoLiveReplicaError extends UnavailableError {
+  constructor(service: string) {
+    super(`No live replica of service "${service}" is available right now; try again shortly.`);
+    this.name = 'NoLiveReplicaError';
+  }
+}
+
 /**
- * Sends calls to services over NATS and turns every failure into a `FabricError`: no replica → UNAVAILABLE
- * at once; deadline passed → TIMEOUT, and the service is told to stop.
+ * Sends calls to services over NATS and turns every failure into a `FabricError`. No replica → UNAVAILABLE
+ * at once. A call a replica refused unstarted goes to another replica; one whose replica died is retried
+ * when it is idempotent and otherwise fails at once saying its outcome is unknown. Each service sits behind
+ * its own bulkhead (a cap on calls in flight) and circuit breaker, so that one slow or failing service
+ * cannot hold the gateway's resources or slow calls to the others.
  */
 @Injectable()
 export class ServiceClient {
   private readonly subjects;
+  private readonly breakers = new Map<string, CircuitBreaker<[Attempt], unknown>>();
   private readonly roundTrip;
   private readonly failures;
+  private readonly retries;
+  private readonly circuitOpen;
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(LostCallDetector) private readonly lostCalls: LostCallDetector,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
-    this.roundTrip = metrics.histogram('fabric_gateway_service_call_seconds', 'Gateway-to-service round trip', ['service', 'operation']);
-    this.failures = metrics.counter('fabric_gateway_service_call_failures_total', 'Failed service calls by code', ['service', 'operation', 'code']);
+    this.roundTrip = metrics.histogram('fabric_gateway_service_call_seconds', 'Gateway-to-service round trip', [
+      'service',
+      'operation',
+    ]);
+    this.failures = metrics.counter('fabric_gateway_service_call_failures_total', 'Failed service calls by code', [
+      'service',
+      'operation',
+      'code',
+    ]);
+    this.retries = metrics.counter(
+      'fabric_gateway_service_call_retries_total',
+      'Calls sent again to another replica, by reason',
+      ['service', 'reason'],
+    );
+    this.circuitOpen = metrics.gauge(
+      'fabric_gateway_circuit_open',
+      '1 while the circuit breaker of a service is open',
+      ['service'],
+    );
   }
 
   async call(options: CallOptions): Promise<unknown> {
-    const id = randomUUID();
     const deadline = Date.now() + options.timeoutMs;
+    const stopTimer = this.roundTrip.startTimer({ service: options.service, operation: options.operation });
+    try {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          return await this.attempt(options, deadline);
+        } catch (error) {
+          const failure = error as FabricError;
+          const reason = this.retryReason(failure, options, attempt, deadline);
+          if (!reason) throw failure;
+          this.retries.inc({ service: options.service, reason });
+          // Replicas refusing work are busy or stopping: give them a moment, with jitter so retries spread.
+          if (reason === 'not_started') await delay(Math.random() * 10 * (attempt + 1));
+        }
+      }
+    } catch (error) {
+      const failure = error as FabricError;
+      this.failures.inc({ service: options.service, operation: options.operation, code: failure.code });
+      throw failure instanceof LostCallError && !options.idempotent
+        ? new UnavailableError(
+            `The replica running "${options.name}" stopped before answering: the outcome is unknown and the call may be retried.`,
+          )
+        : failure;
+    } finally {
+      stopTimer();
+    }
+  }
+
+  /** Why a failed attempt may be sent again, or undefined when it may not. */
+  private retryReason(
+    failure: FabricError,
+    options: CallOptions,
+    attempt: number,
+    deadline: number,
+  ): string | undefined {
+    if (attempt >= this.env.CALL_RETRIES || deadline - Date.now() < 10) return undefined;
+    if (failure.notStarted) return 'not_started';
+    if (failure instanceof LostCallError && options.idempotent) return 'replica_lost';
+    return undefined;
+  }
+
+  /** One attempt on whichever replica NATS picks, through the service's bulkhead and circuit breaker. */
+  private async attempt(options: CallOptions, deadline: number): Promise<unknown> {
     const request: CallRequest = {
-      id,
+      id: randomUUID(),
       operation: options.operation,
       name: options.name,
       deadline,
@@ -68,49 +152,89 @@ export class ServiceClient {
       ...(options.principal ? { principal: options.principal } : {}),
       ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
     };
-    const stopTimer = this.roundTrip.startTimer({ service: options.service, operation: options.operation });
     try {
-      const reply = await this.send(options, request);
-      if (!reply.ok) throw FabricError.fromWire(reply.error);
-      return reply.result;
+      return await this.breaker(options.service).fire(() =>
+        this.send(options, request).catch((error: unknown) => {
+          throw this.toFabricError(error, options);
+        }),
+      );
     } catch (error) {
       const failure = this.toFabricError(error, options);
-      this.failures.inc({ service: options.service, operation: options.operation, code: failure.code });
-      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED') this.cancel(options.service, id, failure.message);
+      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED')
+        this.cancel(options.service, request.id, failure.message);
       throw failure;
-    } finally {
-      stopTimer();
     }
   }
 
-  private async send(options: CallOptions, request: CallRequest) {
+  private async send(options: CallOptions, request: CallRequest): Promise<unknown> {
     const subject = this.subjects.request(options.service, options.operation);
     // The service replies TIMEOUT at the deadline itself; the grace lets that reply win over our own timer.
-    const pending = this.nats.request(subject, encodeJson(request), { timeoutMs: options.timeoutMs + this.env.DEADLINE_GRACE_MS });
+    const timeoutMs = request.deadline - Date.now() + this.env.DEADLINE_GRACE_MS;
     const signal = options.signal;
-    const msg = await (signal
-      ? Promise.race([
-          pending,
-          new Promise<never>((_, reject) => {
-            if (signal.aborted) reject(signal.reason);
-            signal.addEventListener('abort', () => reject(signal.reason), { once: true });
-          }),
-        ])
-      : pending);
-    const parsed = CallReplySchema.safeParse(decodeJson(msg.data));
-    if (!parsed.success) throw new InternalError(`Malformed reply from service ${options.service}`);
-    return parsed.data;
+    let unwatch: (() => void) | undefined;
+    let onAbort: (() => void) | undefined;
+    try {
+      const msg = await new Promise<Awaited<ReturnType<NatsClient['request']>>>((resolve, reject) => {
+        this.nats.request(subject, encodeJson(request), { timeoutMs }).then(resolve, reject);
+        unwatch = this.lostCalls.watch(options.service, request.id, reject);
+        if (signal) {
+          if (signal.aborted) reject(signal.reason);
+          onAbort = () => reject(signal.reason);
+          signal.addEventListener('abort', onAbort, { once: true });
+        }
+      });
+      const parsed = CallReplySchema.safeParse(decodeJson(msg.data));
+      if (!parsed.success) throw new InternalError(`Malformed reply from service ${options.service}`);
+      if (!parsed.data.ok) throw FabricError.fromWire(parsed.data.error);
+      return parsed.data.result;
+    } finally {
+      unwatch?.();
+      if (onAbort) signal?.removeEventListener('abort', onAbort);
+    }
+  }
+
+  private breaker(service: string): CircuitBreaker<[Attempt], unknown> {
+    let breaker = this.breakers.get(service);
+    if (breaker) return breaker;
+    breaker = new CircuitBreaker((attempt: Attempt) => attempt(), {
+      name: service,
+      timeout: false, // every call has its own deadline
+      capacity: this.env.SERVICE_MAX_IN_FLIGHT,
+      errorThresholdPercentage: this.env.BREAKER_ERROR_PERCENT,
+      volumeThreshold: this.env.BREAKER_MIN_CALLS,
+      rollingCountTimeout: this.env.BREAKER_WINDOW_MS,
+      resetTimeout: this.env.BREAKER_RESET_MS,
+      // Domain errors, cancellations and refusals of unstarted calls say nothing about the service's health.
+      errorFilter: (error: unknown) =>
+        !(error instanceof FabricError) ||
+        !BREAKER_FAILURES.has(error.code) ||
+        error.notStarted ||
+        error instanceof NoLiveReplicaError,
+    });
+    breaker.on('open', () => this.circuitOpen.set({ service }, 1));
+    breaker.on('close', () => this.circuitOpen.set({ service }, 0));
+    this.breakers.set(service, breaker);
+    return breaker;
   }
 
   private toFabricError(error: unknown, options: CallOptions): FabricError {
     if (error instanceof FabricError) return error;
-    if (error instanceof NoRespondersError) {
-      return new UnavailableError(`No live replica of service "${options.service}" is available right now; try again shortly.`);
-    }
+    if (error instanceof NoRespondersError) return new NoLiveReplicaError(options.service);
     if (error instanceof RequestTimeoutError) {
       return new DeadlineExceededError(`"${options.name}" did not finish within ${options.timeoutMs} ms.`);
     }
     if (options.signal?.aborted) return new FabricError('CANCELLED', 'The call was cancelled', { retryable: false });
+    const code = (error as { code?: string } | undefined)?.code;
+    if (code === 'EOPENBREAKER') {
+      return new UnavailableError(
+        `Service "${options.service}" is failing; calls to it are paused for a few seconds. Try again shortly.`,
+      );
+    }
+    if (code === 'ESEMLOCKED') {
+      return new ResourceExhaustedError(
+        `Service "${options.service}" has ${this.env.SERVICE_MAX_IN_FLIGHT} calls in progress at this gateway, its limit; try again shortly.`,
+      );
+    }
     return new UnavailableError(`Service "${options.service}" could not be reached.`, { cause: error });
   }
 
