@@ -62,6 +62,8 @@ class NoLiveReplicaError extends UnavailableError {
 export class ServiceClient {
   private readonly subjects;
   private readonly breakers = new Map<string, CircuitBreaker<[Attempt], unknown>>();
+  /** Calls in flight per service, for the bulkhead. */
+  private readonly inFlight = new Map<string, number>();
   private readonly roundTrip;
   private readonly failures;
   private readonly retries;
@@ -152,6 +154,14 @@ export class ServiceClient {
       ...(options.principal ? { principal: options.principal } : {}),
       ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
     };
+    // The bulkhead: a slow service holds at most this many of the gateway's calls; the rest fail at once.
+    const inFlight = this.inFlight.get(options.service) ?? 0;
+    if (inFlight >= this.env.SERVICE_MAX_IN_FLIGHT) {
+      throw new ResourceExhaustedError(
+        `Service "${options.service}" has ${this.env.SERVICE_MAX_IN_FLIGHT} calls in progress at this gateway, its limit; try again shortly.`,
+      );
+    }
+    this.inFlight.set(options.service, inFlight + 1);
     try {
       return await this.breaker(options.service).fire(() =>
         this.send(options, request).catch((error: unknown) => {
@@ -160,9 +170,12 @@ export class ServiceClient {
       );
     } catch (error) {
       const failure = this.toFabricError(error, options);
-      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED')
+      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED') {
         this.cancel(options.service, request.id, failure.message);
+      }
       throw failure;
+    } finally {
+      this.inFlight.set(options.service, this.inFlight.get(options.service)! - 1);
     }
   }
 
@@ -199,7 +212,6 @@ export class ServiceClient {
     breaker = new CircuitBreaker((attempt: Attempt) => attempt(), {
       name: service,
       timeout: false, // every call has its own deadline
-      capacity: this.env.SERVICE_MAX_IN_FLIGHT,
       errorThresholdPercentage: this.env.BREAKER_ERROR_PERCENT,
       volumeThreshold: this.env.BREAKER_MIN_CALLS,
       rollingCountTimeout: this.env.BREAKER_WINDOW_MS,
@@ -228,11 +240,6 @@ export class ServiceClient {
     if (code === 'EOPENBREAKER') {
       return new UnavailableError(
         `Service "${options.service}" is failing; calls to it are paused for a few seconds. Try again shortly.`,
-      );
-    }
-    if (code === 'ESEMLOCKED') {
-      return new ResourceExhaustedError(
-        `Service "${options.service}" has ${this.env.SERVICE_MAX_IN_FLIGHT} calls in progress at this gateway, its limit; try again shortly.`,
       );
     }
     return new UnavailableError(`Service "${options.service}" could not be reached.`, { cause: error });
