@@ -12,7 +12,13 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        ObservabilityModule.forRoot({ app: 'gateway', logLevel: env.LOG_LEVEL, shutdownGraceMs: env.SHUTDOWN_GRACE_MS, drainDelayMs: env.DRAIN_DELAY_MS }),
+        ObservabilityModule.forRoot({
+          app: 'gateway',
+          logLevel: env.LOG_LEVEL,
+          shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+          drainDelayMs: env.DRAIN_DELAY_MS,
+          hotRoutes: ['mcp'],
+        }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `gateway@${hostname()}/${process.pid}` }),
         McpModule,
       ],

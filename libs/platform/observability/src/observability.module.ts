@@ -1,4 +1,4 @@
-import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { Global, Module, RequestMethod, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
@@ -16,7 +16,15 @@ export interface ObservabilityOptions {
   shutdownGraceMs: number;
   /** How long a stopping app reports not ready before it closes its port (see `HttpDrain`). */
   drainDelayMs?: number;
+  /**
+   * Routes on the hot path (`mcp`): unless `logLevel` is `info` or finer, they get no per-request logger
+   * (building one costs a tenth of a call's CPU) and thus no request-log line, which is an info line anyway.
+   */
+  hotRoutes?: string[];
 }
+
+/** pino's levels, finest first. */
+const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
 /** Structured JSON logs (pino, one request id per HTTP request), Prometheus metrics, health endpoints and HTTP draining. */
 @Global()
@@ -28,6 +36,10 @@ export class ObservabilityModule {
       imports: [
         TerminusModule.forRoot({ logger: false }),
         LoggerModule.forRoot({
+          exclude:
+            LEVELS.indexOf(options.logLevel) > LEVELS.indexOf('info')
+              ? (options.hotRoutes ?? []).map((path) => ({ path, method: RequestMethod.ALL }))
+              : [],
           pinoHttp: {
             level: options.logLevel,
             base: { app: options.app, pid: process.pid },
