@@ -48,6 +48,34 @@ describe('gateway faults', () => {
     expect(await serviceCalls('echo')).toBe(before + 1);
   });
 
+  it('notifications/cancelled from the client, or the client going away, stops the running handler', async () => {
+    const { client, transport } = await fabric.connect();
+    const stats = async () =>
+      (await client.callTool({ name: 'testbed_stats', arguments: {} })).structuredContent as { aborted: number };
+    const abortedBefore = (await stats()).aborted;
+
+    const cancelled = new AbortController();
+    const call = client.callTool({ name: 'testbed_sleep', arguments: { ms: 800 } }, undefined, {
+      signal: cancelled.signal,
+    });
+    setTimeout(() => cancelled.abort('changed my mind'), 100);
+    await expect(call).rejects.toThrow();
+    await eventually(async () => (await stats()).aborted === abortedBefore + 1, 5_000, 'the cancelled handler to stop');
+
+    const gone = new AbortController();
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 99,
+      method: 'tools/call',
+      params: { name: 'testbed_sleep', arguments: { ms: 800 } },
+    });
+    const headers = { 'mcp-session-id': transport.sessionId!, 'mcp-protocol-version': '2025-11-25' };
+    const request = postRaw(fabric.mcpUrl, body, headers, gone.signal).catch(() => 'disconnected');
+    setTimeout(() => gone.abort(), 100);
+    expect(await request).toBe('disconnected');
+    await eventually(async () => (await stats()).aborted === abortedBefore + 2, 5_000, 'the abandoned handler to stop');
+  });
+
   it('a service slower than its tool timeout gets a timeout error and is told to stop', async () => {
     const { client } = await fabric.connect();
     const stats = async () =>

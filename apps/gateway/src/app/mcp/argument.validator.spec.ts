@@ -32,7 +32,9 @@ describe('ArgumentValidator', () => {
   });
 
   it('passes valid arguments', () => {
-    expect(validator.validate(orderSchema, { id: '7', quantity: 2, email: 'ada@example.org', shipping: { city: 'Oslo' } })).toBeUndefined();
+    expect(
+      validator.validate(orderSchema, { id: '7', quantity: 2, email: 'ada@example.org', shipping: { city: 'Oslo' } }),
+    ).toBeUndefined();
   });
 
   it('names the field of a type error', () => {
@@ -54,11 +56,17 @@ describe('ArgumentValidator', () => {
 
   it('lists every offending field, not just the first', () => {
     const message = validator.validate(orderSchema, { quantity: 0, colour: 'red' })!;
-    expect(message.split('; ').sort()).toEqual(['colour: is not an allowed property', 'id: is required', 'quantity: must be >= 1']);
+    expect(message.split('; ').sort()).toEqual([
+      'colour: is not an allowed property',
+      'id: is required',
+      'quantity: must be >= 1',
+    ]);
   });
 
   it('checks string formats', () => {
-    expect(validator.validate(orderSchema, { id: '7', email: 'not-an-email' })).toBe('email: must match format "email"');
+    expect(validator.validate(orderSchema, { id: '7', email: 'not-an-email' })).toBe(
+      'email: must match format "email"',
+    );
   });
 
   it('names the arguments as a whole when they are not an object', () => {

@@ -51,9 +51,13 @@ export class ArgumentValidator {
 
 function describeError(error: ErrorObject): string {
   const path = error.instancePath.replace(/^\//, '').replace(/\//g, '.');
-  const missing = error.keyword === 'required' ? (error.params as { missingProperty?: string }).missingProperty : undefined;
+  const missing =
+    error.keyword === 'required' ? (error.params as { missingProperty?: string }).missingProperty : undefined;
   if (missing) return `${path ? `${path}.` : ''}${missing}: is required`;
-  const extra = error.keyword === 'additionalProperties' ? (error.params as { additionalProperty?: string }).additionalProperty : undefined;
+  const extra =
+    error.keyword === 'additionalProperties'
+      ? (error.params as { additionalProperty?: string }).additionalProperty
+      : undefined;
   if (extra) return `${path ? `${path}.` : ''}${extra}: is not an allowed property`;
   return `${path || '(arguments)'}: ${error.message ?? 'is invalid'}`;
 }

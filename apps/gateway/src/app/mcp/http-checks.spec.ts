@@ -39,9 +39,16 @@ describe('checkOriginAndHost', () => {
     },
   );
 
-  it.each(['https://evil.example', 'http://localhost.evil.example', 'null', 'not a url'])('by default rejects the origin %p with 403', (origin) => {
-    expect(originCheck(origin, [])).toMatchObject({ status: 403, rpcCode: RPC.ServerError, message: `Forbidden: origin ${origin} is not allowed` });
-  });
+  it.each(['https://evil.example', 'http://localhost.evil.example', 'null', 'not a url'])(
+    'by default rejects the origin %p with 403',
+    (origin) => {
+      expect(originCheck(origin, [])).toMatchObject({
+        status: 403,
+        rpcCode: RPC.ServerError,
+        message: `Forbidden: origin ${origin} is not allowed`,
+      });
+    },
+  );
 
   it('with an allow-list accepts exactly the listed origins, and no longer localhost', () => {
     const allowed = ['https://app.example'];
@@ -60,7 +67,9 @@ describe('checkOriginAndHost', () => {
 
   it('with a host list accepts a listed host with or without its port', () => {
     expect(rejectionOf(() => checkOriginAndHost({ host: 'gw.internal:3000' }, [], ['gw.internal']))).toBeUndefined();
-    expect(rejectionOf(() => checkOriginAndHost({ host: 'gw.internal:3000' }, [], ['gw.internal:3000']))).toBeUndefined();
+    expect(
+      rejectionOf(() => checkOriginAndHost({ host: 'gw.internal:3000' }, [], ['gw.internal:3000'])),
+    ).toBeUndefined();
   });
 
   it('with a host list rejects any other host, and a request without Host, with 403', () => {
@@ -104,7 +113,9 @@ describe('checkAccept', () => {
 
 describe('checkJsonContentType', () => {
   it('accepts application/json with parameters and rejects anything else with 415', () => {
-    expect(rejectionOf(() => checkJsonContentType({ 'content-type': 'application/json; charset=utf-8' }))).toBeUndefined();
+    expect(
+      rejectionOf(() => checkJsonContentType({ 'content-type': 'application/json; charset=utf-8' })),
+    ).toBeUndefined();
     expect(rejectionOf(() => checkJsonContentType({ 'content-type': 'text/plain' }))?.status).toBe(415);
     expect(rejectionOf(() => checkJsonContentType({}))?.status).toBe(415);
   });

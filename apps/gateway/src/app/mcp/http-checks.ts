@@ -20,7 +20,11 @@ export class HttpRejection extends Error {
  * DNS-rebinding and cross-site protection: a browser `Origin` must be allowed (by default only local
  * origins), and when `allowedHosts` is set the `Host` header must be one of them.
  */
-export function checkOriginAndHost(headers: IncomingHttpHeaders, allowedOrigins: string[], allowedHosts: string[]): void {
+export function checkOriginAndHost(
+  headers: IncomingHttpHeaders,
+  allowedOrigins: string[],
+  allowedHosts: string[],
+): void {
   const origin = headers.origin;
   if (origin && !isAllowedOrigin(origin, allowedOrigins)) {
     throw new HttpRejection(403, RPC.ServerError, `Forbidden: origin ${origin} is not allowed`);
@@ -48,7 +52,8 @@ function isAllowedOrigin(origin: string, allowed: string[]): boolean {
 export function checkAccept(headers: IncomingHttpHeaders, required: string[]): void {
   const accept = (headers.accept ?? '').toLowerCase();
   const accepted = accept.split(',').map((part) => part.split(';')[0].trim());
-  const covers = (type: string) => accepted.includes(type) || accepted.includes('*/*') || accepted.includes(`${type.split('/')[0]}/*`);
+  const covers = (type: string) =>
+    accepted.includes(type) || accepted.includes('*/*') || accepted.includes(`${type.split('/')[0]}/*`);
   if (!required.every(covers)) {
     throw new HttpRejection(406, RPC.ServerError, `Not Acceptable: the client must accept ${required.join(' and ')}`);
   }
@@ -63,7 +68,10 @@ export function checkJsonContentType(headers: IncomingHttpHeaders): void {
 
 /** Reads a request body of at most `limit` bytes (413 above it, without buffering the excess). */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  const tooLarge = () => new HttpRejection(413, RPC.InvalidRequest, `Payload Too Large: the body exceeds ${limit} bytes`, { Connection: 'close' });
+  const tooLarge = () =>
+    new HttpRejection(413, RPC.InvalidRequest, `Payload Too Large: the body exceeds ${limit} bytes`, {
+      Connection: 'close',
+    });
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();

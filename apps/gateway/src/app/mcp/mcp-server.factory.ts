@@ -69,6 +69,49 @@ export class McpServerFactory {
     ]);
   }
 
+  /**
+   * tools/call: an unknown tool is a protocol error (`RpcError`); invalid arguments and every failure of
+   * the call are tool results with `isError`. Shared by the SDK server and the gateway's direct path.
+   */
+  async callTool(
+    name: string,
+    args: Record<string, unknown> | undefined,
+    context: { sessionId: string; progressToken?: string | number; signal?: AbortSignal },
+  ): Promise<CallToolResult> {
+    const tool = this.catalog.snapshot.tool(name);
+    if (!tool) throw new RpcError(RPC.InvalidParams, `Unknown tool: ${name}`);
+    const input = args ?? {};
+    const invalid = this.validator.validate(tool.descriptor.inputSchema, input);
+    if (invalid) {
+      this.toolCalls.inc({ tool: name, outcome: 'INVALID_ARGUMENT' });
+      return { isError: true, content: [{ type: 'text', text: `Invalid arguments for tool ${name}: ${invalid}` }] };
+    }
+    const stopTimer = this.toolDuration.startTimer({ tool: name });
+    try {
+      const result = (await this.services.call({
+        service: tool.service,
+        operation: 'tools.call',
+        name: tool.descriptor.name,
+        idempotent:
+          tool.descriptor.annotations?.readOnlyHint === true || tool.descriptor.annotations?.idempotentHint === true,
+        arguments: input,
+        timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+        sessionId: context.sessionId,
+        progressToken: context.progressToken,
+        signal: context.signal,
+      })) as CallToolResult;
+      this.toolCalls.inc({ tool: name, outcome: result.isError ? 'TOOL_ERROR' : 'ok' });
+      return result;
+    } catch (error) {
+      const failure = error instanceof FabricError ? error : new FabricError('INTERNAL', 'Internal error');
+      this.toolCalls.inc({ tool: name, outcome: failure.code });
+      const hint = failure.retryable ? ' (retryable)' : '';
+      return { isError: true, content: [{ type: 'text', text: `${failure.message}${hint}` }] };
+    } finally {
+      stopTimer();
+    }
+  }
+
   create(sessionId: string): Server {
     const server = new Server(SERVER_INFO, {
       capabilities: {
@@ -97,41 +140,13 @@ export class McpServerFactory {
       };
     });
 
-    server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
-      const name = request.params.name;
-      const tool = this.catalog.snapshot.tool(name);
-      if (!tool) throw new RpcError(RPC.InvalidParams, `Unknown tool: ${name}`);
-      const args = request.params.arguments ?? {};
-      const invalid = this.validator.validate(tool.descriptor.inputSchema, args);
-      if (invalid) {
-        this.toolCalls.inc({ tool: name, outcome: 'INVALID_ARGUMENT' });
-        return { isError: true, content: [{ type: 'text', text: `Invalid arguments for tool ${name}: ${invalid}` }] };
-      }
-      const stopTimer = this.toolDuration.startTimer({ tool: name });
-      try {
-        const result = (await this.services.call({
-          service: tool.service,
-          operation: 'tools.call',
-          name: tool.descriptor.name,
-          idempotent:
-            tool.descriptor.annotations?.readOnlyHint === true || tool.descriptor.annotations?.idempotentHint === true,
-          arguments: args,
-          timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
-          sessionId,
-          progressToken: request.params._meta?.progressToken,
-          signal: extra.signal,
-        })) as CallToolResult;
-        this.toolCalls.inc({ tool: name, outcome: result.isError ? 'TOOL_ERROR' : 'ok' });
-        return result;
-      } catch (error) {
-        const failure = error instanceof FabricError ? error : new FabricError('INTERNAL', 'Internal error');
-        this.toolCalls.inc({ tool: name, outcome: failure.code });
-        const hint = failure.retryable ? ' (retryable)' : '';
-        return { isError: true, content: [{ type: 'text', text: `${failure.message}${hint}` }] };
-      } finally {
-        stopTimer();
-      }
-    });
+    server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
+      this.callTool(request.params.name, request.params.arguments, {
+        sessionId,
+        progressToken: request.params._meta?.progressToken,
+        signal: extra.signal,
+      }),
+    );
 
     server.setRequestHandler(ListResourcesRequestSchema, (request) => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.resources, request.params?.cursor, pageSize);

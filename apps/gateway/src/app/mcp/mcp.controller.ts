@@ -5,13 +5,16 @@ import {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
   isInitializeRequest,
+  isJSONRPCRequest,
   type InitializeRequest,
   type JSONRPCMessage,
   type JSONRPCRequest,
+  type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { RPC } from './rpc.error';
 import { HttpRejection, checkAccept, checkJsonContentType, checkOriginAndHost, readBody } from './http-checks';
+import { McpServerFactory } from './mcp-server.factory';
 import { McpSessions, type LiveSession } from './mcp.sessions';
 import { SessionStore } from './session.store';
 
@@ -26,6 +29,7 @@ export class McpController {
   constructor(
     @Inject(McpSessions) private readonly sessions: McpSessions,
     @Inject(SessionStore) private readonly store: SessionStore,
+    @Inject(McpServerFactory) private readonly factory: McpServerFactory,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {}
 
@@ -37,9 +41,12 @@ export class McpController {
       checkJsonContentType(req.headers);
       const { messages, batch } = parseMessages(await readBody(req, this.env.MAX_BODY_BYTES));
 
-      const initialize = messages.find((message): message is JSONRPCRequest & InitializeRequest => isInitializeRequest(message));
+      const initialize = messages.find((message): message is JSONRPCRequest & InitializeRequest =>
+        isInitializeRequest(message),
+      );
       if (initialize) {
-        if (messages.length > 1) throw new HttpRejection(400, RPC.InvalidRequest, 'Invalid Request: initialize must be sent alone');
+        if (messages.length > 1)
+          throw new HttpRejection(400, RPC.InvalidRequest, 'Invalid Request: initialize must be sent alone');
         const session = await this.sessions.create();
         const protocolVersion = negotiate(initialize.params.protocolVersion);
         session.transport.handlePost(res, messages, batch, {
@@ -49,6 +56,13 @@ export class McpController {
         return;
       }
       const session = await this.sessionOf(req);
+      const call = batch ? undefined : directToolCall(messages[0]);
+      if (call) {
+        await session.transport.handleDirect(res, call.id, (signal) =>
+          this.factory.callTool(call.params.name, call.params.arguments, { sessionId: session.id, signal }),
+        );
+        return;
+      }
       session.transport.handlePost(res, messages, batch, { extra: { requestInfo: { headers: req.headers } } });
     });
   }
@@ -134,10 +148,29 @@ function parseMessages(body: Buffer): { messages: JSONRPCMessage[]; batch: boole
   const messages: JSONRPCMessage[] = [];
   for (const item of items) {
     const parsed = JSONRPCMessageSchema.safeParse(item);
-    if (!parsed.success) throw new HttpRejection(400, RPC.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
+    if (!parsed.success)
+      throw new HttpRejection(400, RPC.InvalidRequest, 'Invalid Request: not a JSON-RPC 2.0 message');
     messages.push(parsed.data);
   }
   return { messages, batch };
+}
+
+/**
+ * A tools/call that can only produce its response (no progress token, so nothing streams): the gateway
+ * answers it directly as JSON instead of through the SDK server. Anything unusual takes the SDK's path,
+ * which also owns the error answers for malformed params.
+ */
+function directToolCall(
+  message: JSONRPCMessage,
+): { id: RequestId; params: { name: string; arguments?: Record<string, unknown> } } | undefined {
+  if (!isJSONRPCRequest(message) || message.method !== 'tools/call') return undefined;
+  const params = message.params as
+    { name?: unknown; arguments?: unknown; _meta?: { progressToken?: unknown } } | undefined;
+  if (!params || typeof params.name !== 'string') return undefined;
+  const args = params.arguments;
+  if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) return undefined;
+  if (params._meta?.progressToken !== undefined) return undefined;
+  return { id: message.id, params: { name: params.name, arguments: args as Record<string, unknown> | undefined } };
 }
 
 /** The version the SDK server will answer `initialize` with: the client's when supported, else the latest. */

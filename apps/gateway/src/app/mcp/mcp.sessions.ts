@@ -72,7 +72,12 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
   /** Stores the record of a session created by `create`, from its initialize request and negotiated version. */
   async persist(id: string, initialize: InitializeRequest['params'], protocolVersion: string): Promise<void> {
     try {
-      await this.store.create({ id, createdAt: Date.now(), protocolVersion, initialize: initialize as Record<string, unknown> });
+      await this.store.create({
+        id,
+        createdAt: Date.now(),
+        protocolVersion,
+        initialize: initialize as Record<string, unknown>,
+      });
     } catch (error) {
       // Without a record the session exists nowhere; do not keep its server here either.
       await this.close(id);
@@ -94,7 +99,12 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
 
   private async restore(record: SessionRecord): Promise<LiveSession> {
     const session = await this.build(record.id);
-    const initialize: JSONRPCMessage = { jsonrpc: '2.0', id: `restore-${record.id}`, method: 'initialize', params: record.initialize };
+    const initialize: JSONRPCMessage = {
+      jsonrpc: '2.0',
+      id: `restore-${record.id}`,
+      method: 'initialize',
+      params: record.initialize,
+    };
     await session.transport.replay(initialize);
     await session.transport.replay({ jsonrpc: '2.0', method: 'notifications/initialized' });
     this.live.set(record.id, session);

@@ -23,11 +23,7 @@ describe('paginate', () => {
   });
 
   it('visits every item exactly once, in order, by following the cursors', () => {
-    expect(walk(3)).toEqual([
-      ['item-0', 'item-1', 'item-2'],
-      ['item-3', 'item-4', 'item-5'],
-      ['item-6'],
-    ]);
+    expect(walk(3)).toEqual([['item-0', 'item-1', 'item-2'], ['item-3', 'item-4', 'item-5'], ['item-6']]);
   });
 
   it('gives no cursor when the page ends exactly at the last item', () => {

@@ -1,7 +1,11 @@
 import { RPC, RpcError } from './rpc.error';
 
 /** One page of `items` after the opaque `cursor`, and the cursor of the next page when there is one. */
-export function paginate<T>(items: readonly T[], cursor: string | undefined, pageSize: number): { page: T[]; nextCursor?: string } {
+export function paginate<T>(
+  items: readonly T[],
+  cursor: string | undefined,
+  pageSize: number,
+): { page: T[]; nextCursor?: string } {
   const offset = cursor === undefined ? 0 : decodeCursor(cursor);
   const page = items.slice(offset, offset + pageSize);
   const next = offset + pageSize;

@@ -61,7 +61,8 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
           if (this.local.delete(entry.key)) for (const listener of this.deletedListeners) listener(entry.key);
         } else if (this.local.has(entry.key)) {
           const record = SessionRecordSchema.safeParse(tryDecodeJson(entry.value));
-          if (record.success) this.local.set(entry.key, { record: record.data, touchedAt: this.local.get(entry.key)!.touchedAt });
+          if (record.success)
+            this.local.set(entry.key, { record: record.data, touchedAt: this.local.get(entry.key)!.touchedAt });
         }
       }
     })().catch((error: unknown) => this.log.error({ err: error }, 'session watch ended'));
@@ -90,7 +91,9 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
       if (now - copy.touchedAt >= this.refreshEveryMs) this.touch(copy, now);
       return copy.record;
     }
-    const entry = await this.bucket().get(id).catch(() => null);
+    const entry = await this.bucket()
+      .get(id)
+      .catch(() => null);
     if (!entry || entry.operation !== 'PUT') {
       this.local.delete(id);
       return undefined;

@@ -2,13 +2,14 @@ import type { ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isJSONRPCErrorResponse,
+  isJSONRPCNotification,
   isJSONRPCRequest,
   isJSONRPCResultResponse,
   type JSONRPCMessage,
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import { RPC } from './rpc.error';
+import { RPC, RpcError } from './rpc.error';
 
 /** Where the messages answering one POST go. */
 interface Exchange {
@@ -91,7 +92,11 @@ class HttpExchange implements Exchange {
       await hook();
       return true;
     } catch {
-      const body = JSON.stringify({ jsonrpc: '2.0', error: { code: RPC.InternalError, message: 'Session store unavailable; try again' }, id: null });
+      const body = JSON.stringify({
+        jsonrpc: '2.0',
+        error: { code: RPC.InternalError, message: 'Session store unavailable; try again' },
+        id: null,
+      });
       this.finish(() => this.res.writeHead(503, { 'Content-Type': 'application/json' }).end(body));
       return false;
     }
@@ -134,6 +139,8 @@ export class SessionTransport implements Transport {
   onerror?: (error: Error) => void;
 
   private readonly exchanges = new Map<RequestId, Exchange>();
+  /** Requests answered by `handleDirect`, to abort on `notifications/cancelled`. */
+  private readonly direct = new Map<RequestId, AbortController>();
   private standalone?: { res: ServerResponse; keepalive: NodeJS.Timeout };
   private closed = false;
 
@@ -143,8 +150,47 @@ export class SessionTransport implements Transport {
     // Nothing to open: HTTP requests arrive through handlePost/attachStream.
   }
 
+  /**
+   * Answers one request without the SDK server, as plain JSON: for a request that can emit nothing but its
+   * response (the hot path). A client disconnect or `notifications/cancelled` aborts `work`'s signal.
+   */
+  async handleDirect(
+    res: ServerResponse,
+    id: RequestId,
+    work: (signal: AbortSignal) => Promise<unknown>,
+  ): Promise<void> {
+    const controller = new AbortController();
+    this.direct.set(id, controller);
+    const onClose = () => {
+      if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+    };
+    res.once('close', onClose);
+    let body: string;
+    try {
+      body = JSON.stringify({ jsonrpc: '2.0', id, result: await work(controller.signal) });
+    } catch (error) {
+      const rpc = error instanceof RpcError ? error : new RpcError(RPC.InternalError, 'Internal error');
+      body = JSON.stringify({
+        jsonrpc: '2.0',
+        id,
+        error: { code: rpc.code, message: rpc.message, ...(rpc.data !== undefined ? { data: rpc.data } : {}) },
+      });
+    } finally {
+      this.direct.delete(id);
+      res.off('close', onClose);
+    }
+    if (controller.signal.aborted || res.destroyed) return;
+    res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+  }
+
   /** Feeds the messages of one POST to the SDK and answers on `res` (202 when none is a request). */
   handlePost(res: ServerResponse, messages: JSONRPCMessage[], batch: boolean, options: PostOptions = {}): void {
+    for (const message of messages) {
+      if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+        const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
+        if (requestId !== undefined) this.direct.get(requestId)?.abort(new Error('cancelled by the client'));
+      }
+    }
     const ids = messages.filter(isJSONRPCRequest).map((request) => request.id);
     if (ids.length === 0) {
       res.writeHead(202, options.headers).end();
@@ -159,7 +205,11 @@ export class SessionTransport implements Transport {
         exchange.markClosed();
         for (const id of exchange.ids) {
           this.exchanges.delete(id);
-          this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId: id, reason: 'client disconnected' } });
+          this.onmessage?.({
+            jsonrpc: '2.0',
+            method: 'notifications/cancelled',
+            params: { requestId: id, reason: 'client disconnected' },
+          });
         }
       });
     }
