@@ -3,14 +3,16 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { Fabric, listAllTools, textOf } from './support/fabric';
 import { eventually } from './support/processes';
 
-// One slow or failing service cannot exhaust the gateway or slow calls to the others: each service has a
-// cap on calls in flight per gateway (bulkhead), a circuit breaker, and a concurrency limit per replica.
+// One slow or failing service cannot exhaust the gateways or slow calls to the others: each service has a
+// cap on calls in flight per gateway replica (bulkhead), a circuit breaker per gateway replica, and a
+// concurrency limit per service replica. Two gateways behind the round-robin proxy.
 describe('bulkheads and circuit breakers', () => {
   let fabric: Fabric;
   let client: Client;
 
   beforeAll(async () => {
     fabric = await Fabric.start({
+      gateways: 2,
       services: [
         { app: 'testbed-service', env: { TESTBED_SERVICE_NAME: 'slow' } },
         { app: 'testbed-service', replicas: 2, env: { MAX_CONCURRENT_CALLS: '3' } },
@@ -40,7 +42,7 @@ describe('bulkheads and circuit breakers', () => {
   };
 
   it('a service at its limit of calls in flight gets no more, and calls to another service stay fast', async () => {
-    const slowCalls = Array.from({ length: 30 }, () => timed(() => call('slow_slow_read', { ms: 3_000 })));
+    const slowCalls = Array.from({ length: 40 }, () => timed(() => call('slow_slow_read', { ms: 3_000 })));
     const fast: { ms: number; text: string }[] = [];
     for (let i = 0; i < 20; i++) {
       const { value, ms } = await timed(() => call('testbed_echo', { text: `fast ${i}` }));
@@ -54,7 +56,7 @@ describe('bulkheads and circuit breakers', () => {
     expect(listed.value).toEqual(expect.arrayContaining(['slow_echo', 'testbed_echo']));
     expect(listed.ms).toBeLessThan(1_000);
     const refused = slow.filter(({ value }) => value.isError);
-    expect(slow.filter(({ value }) => !value.isError)).toHaveLength(10);
+    expect(slow.filter(({ value }) => !value.isError)).toHaveLength(20); // 10 per gateway
     expect(refused).toHaveLength(20);
     for (const { value, ms } of refused) {
       expect(textOf(value)).toMatch(/has 10 calls in progress at this gateway, its limit; try again shortly/);
@@ -63,8 +65,8 @@ describe('bulkheads and circuit breakers', () => {
   });
 
   it('a failing service trips its circuit: calls to it fail at once until a trial call succeeds, others are untouched', async () => {
-    // `sleep` has a 1 s deadline: timeouts soon outnumber the successes of the previous test in the window.
-    for (let batch = 0; batch < 2; batch++) {
+    // `sleep` has a 1 s deadline: on each gateway, timeouts soon outnumber the previous test's successes in the window.
+    for (let batch = 0; batch < 3; batch++) {
       const timeouts = await Promise.all(Array.from({ length: 10 }, () => call('slow_sleep', { ms: 5_000 })));
       expect(timeouts.every((result) => result.isError && /did not finish|paused/.test(textOf(result)))).toBe(true);
     }
