@@ -43,7 +43,7 @@ describe('conformance fixtures through the fabric', () => {
       blob: expect.any(String),
     });
     const templated = await client.readResource({ uri: 'test://template/123/data' });
-    expect(JSON.parse(templated.contents[0].text as string)).toEqual({
+    expect(JSON.parse((templated.contents[0] as { text: string }).text)).toEqual({
       id: '123',
       templateTest: true,
       data: 'Data for ID: 123',
