@@ -56,6 +56,11 @@ export class HttpDrain implements OnApplicationBootstrap, BeforeApplicationShutd
     this.listeners.push(listener);
   }
 
+  /** True once the app has started draining: long-lived streams should not be opened any more. */
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
   /** Requests being answered now. */
   get inFlight(): number {
     return this.open.size;
@@ -71,6 +76,8 @@ export class HttpDrain implements OnApplicationBootstrap, BeforeApplicationShutd
     server.closeIdleConnections();
     for (const res of this.open) if (!res.headersSent) res.setHeader('connection', 'close');
     for (const listener of this.listeners) listener();
+    // The streams just ended left keep-alive sockets idle: close them too, so clients reconnect elsewhere.
+    setImmediate(() => server.closeIdleConnections());
     if (this.open.size === 0) return;
     this.log.log(`draining: finishing ${this.open.size} HTTP request(s)`);
     let timer: NodeJS.Timeout | undefined;

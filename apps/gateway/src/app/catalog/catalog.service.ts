@@ -36,6 +36,7 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
   private subscriptions: Subscription[] = [];
   private sweeper?: NodeJS.Timeout;
   private loaded = false;
+  private loadedAt?: number;
   private current: CatalogSnapshot;
   private readonly liveInstances;
 
@@ -62,6 +63,18 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
 
   get isLoaded(): boolean {
     return this.loaded;
+  }
+
+  /** Loaded long enough that every live instance has announced itself at least once (three heartbeats). */
+  get isSettled(): boolean {
+    return this.loadedAt !== undefined && Date.now() - this.loadedAt > this.settleMs;
+  }
+
+  /** Three beats of the slowest heartbeat seen (of the default 2 s before any is seen). */
+  private get settleMs(): number {
+    let slowest = 0;
+    for (const instance of this.instances.values()) slowest = Math.max(slowest, instance.heartbeatMs);
+    return (slowest || 2_000) * MISSED_BEATS;
   }
 
   onChange(listener: ChangeListener): void {
@@ -108,6 +121,7 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
     for (const reply of replies) this.accept(reply, false);
     this.rebuild();
     this.loaded = true;
+    this.loadedAt = Date.now();
     this.log.log(`catalog loaded: ${this.current.services.size} service(s), ${this.current.tools.length} tool(s)`);
     this.sweeper = setInterval(() => this.sweep(), 250);
     this.sweeper.unref();

@@ -1,9 +1,17 @@
-import { ServiceManifestSchema, type Announcement, type ServiceManifest, type ServiceManifestInput } from '@fabric/contracts';
+import {
+  ServiceManifestSchema,
+  type Announcement,
+  type ServiceManifest,
+  type ServiceManifestInput,
+} from '@fabric/contracts';
 import { CatalogSnapshot, compareVersions, liveServices, type LiveService } from './catalog.snapshot';
 
 const inputSchema = { type: 'object', properties: {} };
 
-function manifest(service: string, parts: Partial<ServiceManifestInput> & { toolNames?: string[]; promptNames?: string[] } = {}): ServiceManifest {
+function manifest(
+  service: string,
+  parts: Partial<ServiceManifestInput> & { toolNames?: string[]; promptNames?: string[] } = {},
+): ServiceManifest {
   const { toolNames = [], promptNames = [], ...rest } = parts;
   return ServiceManifestSchema.parse({
     service,
@@ -28,7 +36,9 @@ const names = (snapshot: CatalogSnapshot) => snapshot.tools.map((tool) => [tool.
 describe('CatalogSnapshot', () => {
   describe('with the service prefix on', () => {
     it('names each tool <service>_<tool>', () => {
-      const snapshot = new CatalogSnapshot(live(manifest('orders', { toolNames: ['find', 'cancel'] })), { prefix: true });
+      const snapshot = new CatalogSnapshot(live(manifest('orders', { toolNames: ['find', 'cancel'] })), {
+        prefix: true,
+      });
       expect(names(snapshot)).toEqual([
         ['orders_find', 'orders'],
         ['orders_cancel', 'orders'],
@@ -37,9 +47,12 @@ describe('CatalogSnapshot', () => {
     });
 
     it('gives two services with the same tool name distinct names and reports no conflict', () => {
-      const snapshot = new CatalogSnapshot(live(manifest('orders', { toolNames: ['search'] }), manifest('billing', { toolNames: ['search'] })), {
-        prefix: true,
-      });
+      const snapshot = new CatalogSnapshot(
+        live(manifest('orders', { toolNames: ['search'] }), manifest('billing', { toolNames: ['search'] })),
+        {
+          prefix: true,
+        },
+      );
       expect(names(snapshot)).toEqual([
         ['billing_search', 'billing'],
         ['orders_search', 'orders'],
@@ -61,29 +74,42 @@ describe('CatalogSnapshot', () => {
     });
 
     it('keeps the bare name for the first service by name and renames the other to <service>_<tool>', () => {
-      const snapshot = new CatalogSnapshot(live(manifest('orders', { toolNames: ['search'] }), manifest('billing', { toolNames: ['search'] })), {
-        prefix: false,
-      });
+      const snapshot = new CatalogSnapshot(
+        live(manifest('orders', { toolNames: ['search'] }), manifest('billing', { toolNames: ['search'] })),
+        {
+          prefix: false,
+        },
+      );
       expect(names(snapshot)).toEqual([
         ['search', 'billing'],
         ['orders_search', 'orders'],
       ]);
       expect(snapshot.tool('orders_search')?.service).toBe('orders');
-      expect(snapshot.conflicts).toEqual([{ kind: 'tool', name: 'search', winner: 'billing', loser: 'orders', renamedTo: 'orders_search' }]);
+      expect(snapshot.conflicts).toEqual([
+        { kind: 'tool', name: 'search', winner: 'billing', loser: 'orders', renamedTo: 'orders_search' },
+      ]);
     });
 
     it('resolves prompt conflicts the same way', () => {
-      const snapshot = new CatalogSnapshot(live(manifest('orders', { promptNames: ['greet'] }), manifest('billing', { promptNames: ['greet'] })), {
-        prefix: false,
-      });
+      const snapshot = new CatalogSnapshot(
+        live(manifest('orders', { promptNames: ['greet'] }), manifest('billing', { promptNames: ['greet'] })),
+        {
+          prefix: false,
+        },
+      );
       expect(snapshot.prompts.map((prompt) => prompt.publicName)).toEqual(['greet', 'orders_greet']);
-      expect(snapshot.conflicts).toEqual([{ kind: 'prompt', name: 'greet', winner: 'billing', loser: 'orders', renamedTo: 'orders_greet' }]);
+      expect(snapshot.conflicts).toEqual([
+        { kind: 'prompt', name: 'greet', winner: 'billing', loser: 'orders', renamedTo: 'orders_greet' },
+      ]);
     });
 
     it('leaves a tool out, and reports it without renamedTo, when both its names are taken', () => {
       // billing's bare "orders_search" takes the name orders' "search" would be renamed to.
       const snapshot = new CatalogSnapshot(
-        live(manifest('billing', { toolNames: ['search', 'orders_search'] }), manifest('orders', { toolNames: ['search'] })),
+        live(
+          manifest('billing', { toolNames: ['search', 'orders_search'] }),
+          manifest('orders', { toolNames: ['search'] }),
+        ),
         { prefix: false },
       );
       expect(names(snapshot)).toEqual([
@@ -120,25 +146,38 @@ describe('CatalogSnapshot', () => {
 
   it('keeps the first service on a resource URI and reports the other as left out', () => {
     const resources = [{ uri: 'shared://status', name: 'status' }];
-    const snapshot = new CatalogSnapshot(live(manifest('orders', { resources }), manifest('billing', { resources })), { prefix: true });
+    const snapshot = new CatalogSnapshot(live(manifest('orders', { resources }), manifest('billing', { resources })), {
+      prefix: true,
+    });
     expect(snapshot.resources.map((resource) => resource.service)).toEqual(['billing']);
     expect(snapshot.resource('shared://status')?.service).toBe('billing');
-    expect(snapshot.conflicts).toEqual([{ kind: 'resource', name: 'shared://status', winner: 'billing', loser: 'orders' }]);
+    expect(snapshot.conflicts).toEqual([
+      { kind: 'resource', name: 'shared://status', winner: 'billing', loser: 'orders' },
+    ]);
   });
 
   it('keeps the first service on a resource template and reports the other as left out', () => {
     const resourceTemplates = [{ uriTemplate: 'shared://{id}', name: 'item' }];
-    const snapshot = new CatalogSnapshot(live(manifest('orders', { resourceTemplates }), manifest('billing', { resourceTemplates })), {
-      prefix: true,
-    });
+    const snapshot = new CatalogSnapshot(
+      live(manifest('orders', { resourceTemplates }), manifest('billing', { resourceTemplates })),
+      {
+        prefix: true,
+      },
+    );
     expect(snapshot.templates.map((template) => template.service)).toEqual(['billing']);
     expect(snapshot.templateByUriTemplate('shared://{id}')?.service).toBe('billing');
-    expect(snapshot.conflicts).toEqual([{ kind: 'resourceTemplate', name: 'shared://{id}', winner: 'billing', loser: 'orders' }]);
+    expect(snapshot.conflicts).toEqual([
+      { kind: 'resourceTemplate', name: 'shared://{id}', winner: 'billing', loser: 'orders' },
+    ]);
   });
 
   describe('fingerprint', () => {
     const base = () => [
-      manifest('orders', { toolNames: ['find'], promptNames: ['summarise'], resources: [{ uri: 'orders://recent', name: 'recent' }] }),
+      manifest('orders', {
+        toolNames: ['find'],
+        promptNames: ['summarise'],
+        resources: [{ uri: 'orders://recent', name: 'recent' }],
+      }),
       manifest('billing', { toolNames: ['charge'] }),
     ];
 
@@ -151,9 +190,12 @@ describe('CatalogSnapshot', () => {
     it('changes only the tools entry when only a tool changed', () => {
       const before = new CatalogSnapshot(live(...base()), { prefix: true }).fingerprint();
       const [orders, billing] = base();
-      const after = new CatalogSnapshot(live(orders, { ...billing, tools: [...billing.tools, { name: 'refund', inputSchema }] }), {
-        prefix: true,
-      }).fingerprint();
+      const after = new CatalogSnapshot(
+        live(orders, { ...billing, tools: [...billing.tools, { name: 'refund', inputSchema }] }),
+        {
+          prefix: true,
+        },
+      ).fingerprint();
       expect(after.tools).not.toBe(before.tools);
       expect(after.prompts).toBe(before.prompts);
       expect(after.resources).toBe(before.resources);
@@ -162,9 +204,12 @@ describe('CatalogSnapshot', () => {
     it('changes only the prompts entry when only a prompt changed', () => {
       const before = new CatalogSnapshot(live(...base()), { prefix: true }).fingerprint();
       const [orders, billing] = base();
-      const after = new CatalogSnapshot(live({ ...orders, prompts: [{ name: 'summarise', description: 'new text', arguments: [] }] }, billing), {
-        prefix: true,
-      }).fingerprint();
+      const after = new CatalogSnapshot(
+        live({ ...orders, prompts: [{ name: 'summarise', description: 'new text', arguments: [] }] }, billing),
+        {
+          prefix: true,
+        },
+      ).fingerprint();
       expect(after.prompts).not.toBe(before.prompts);
       expect(after.tools).toBe(before.tools);
       expect(after.resources).toBe(before.resources);
@@ -173,9 +218,12 @@ describe('CatalogSnapshot', () => {
     it('changes only the resources entry when a resource or template changed', () => {
       const before = new CatalogSnapshot(live(...base()), { prefix: true }).fingerprint();
       const [orders, billing] = base();
-      const after = new CatalogSnapshot(live(orders, { ...billing, resourceTemplates: [{ uriTemplate: 'billing://{id}', name: 'invoice' }] }), {
-        prefix: true,
-      }).fingerprint();
+      const after = new CatalogSnapshot(
+        live(orders, { ...billing, resourceTemplates: [{ uriTemplate: 'billing://{id}', name: 'invoice' }] }),
+        {
+          prefix: true,
+        },
+      ).fingerprint();
       expect(after.resources).not.toBe(before.resources);
       expect(after.tools).toBe(before.tools);
       expect(after.prompts).toBe(before.prompts);
@@ -195,7 +243,11 @@ describe('liveServices', () => {
   it('groups instances by service and shows the manifest of the highest version', () => {
     const old = manifest('orders', { version: '1.9.0', toolNames: ['find'] });
     const current = manifest('orders', { version: '1.10.0', toolNames: ['find', 'cancel'] });
-    const services = liveServices([announcement(old, 'orders-a'), announcement(current, 'orders-b'), announcement(manifest('billing'), 'billing-a')]);
+    const services = liveServices([
+      announcement(old, 'orders-a'),
+      announcement(current, 'orders-b'),
+      announcement(manifest('billing'), 'billing-a'),
+    ]);
     expect([...services.keys()].sort()).toEqual(['billing', 'orders']);
     expect(services.get('orders')!.manifest).toBe(current);
     expect(services.get('orders')!.instances.sort()).toEqual(['orders-a', 'orders-b']);

@@ -68,7 +68,9 @@ export class CatalogSnapshot {
     naming: NamingOptions,
   ) {
     // Services in name order, entries in declaration order: the same live set always gives the same names.
-    const ordered = [...services.values()].map((live) => live.manifest).sort((a, b) => a.service.localeCompare(b.service));
+    const ordered = [...services.values()]
+      .map((live) => live.manifest)
+      .sort((a, b) => a.service.localeCompare(b.service));
     for (const manifest of ordered) {
       for (const descriptor of manifest.tools) {
         const publicName = this.claimName('tool', this.toolsByName, manifest.service, descriptor.name, naming);
@@ -87,7 +89,12 @@ export class CatalogSnapshot {
       for (const descriptor of manifest.resources) {
         const holder = this.resourcesByUri.get(descriptor.uri);
         if (holder) {
-          this.conflicts.push({ kind: 'resource', name: descriptor.uri, winner: holder.service, loser: manifest.service });
+          this.conflicts.push({
+            kind: 'resource',
+            name: descriptor.uri,
+            winner: holder.service,
+            loser: manifest.service,
+          });
           continue;
         }
         const resource = { service: manifest.service, descriptor };
@@ -97,7 +104,12 @@ export class CatalogSnapshot {
       for (const descriptor of manifest.resourceTemplates) {
         const holder = this.templates.find((template) => template.descriptor.uriTemplate === descriptor.uriTemplate);
         if (holder) {
-          this.conflicts.push({ kind: 'resourceTemplate', name: descriptor.uriTemplate, winner: holder.service, loser: manifest.service });
+          this.conflicts.push({
+            kind: 'resourceTemplate',
+            name: descriptor.uriTemplate,
+            winner: holder.service,
+            loser: manifest.service,
+          });
           continue;
         }
         this.templates.push({ service: manifest.service, descriptor });
@@ -160,8 +172,7 @@ export function liveServices(instances: Iterable<Announcement>): Map<string, Liv
   const services = new Map<string, LiveService>();
   for (const [service, list] of byService) {
     list.sort(
-      (a, b) =>
-        compareVersions(b.manifest.version, a.manifest.version) || a.instanceId.localeCompare(b.instanceId),
+      (a, b) => compareVersions(b.manifest.version, a.manifest.version) || a.instanceId.localeCompare(b.instanceId),
     );
     services.set(service, { manifest: list[0].manifest, instances: list.map((a) => a.instanceId) });
   }

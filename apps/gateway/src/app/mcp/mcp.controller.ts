@@ -11,6 +11,7 @@ import {
   type JSONRPCRequest,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { HttpDrain } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { RPC } from './rpc.error';
 import { HttpRejection, checkAccept, checkJsonContentType, checkOriginAndHost, readBody } from './http-checks';
@@ -30,6 +31,7 @@ export class McpController {
     @Inject(McpSessions) private readonly sessions: McpSessions,
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(McpServerFactory) private readonly factory: McpServerFactory,
+    @Inject(HttpDrain) private readonly drain: HttpDrain,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {}
 
@@ -73,6 +75,12 @@ export class McpController {
       checkOriginAndHost(req.headers, this.env.ALLOWED_ORIGINS, this.env.ALLOWED_HOSTS);
       checkAccept(req.headers, ['text/event-stream']);
       const session = await this.sessionOf(req);
+      if (this.drain.isDraining) {
+        throw new HttpRejection(503, RPC.ServerError, 'Service Unavailable: this replica is stopping; reconnect', {
+          'Retry-After': '1',
+          Connection: 'close',
+        });
+      }
       if (!session.transport.attachStream(res)) {
         throw new HttpRejection(409, RPC.ServerError, 'Conflict: only one SSE stream is allowed per session');
       }

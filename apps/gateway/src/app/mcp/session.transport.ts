@@ -160,27 +160,28 @@ export class SessionTransport implements Transport {
     work: (signal: AbortSignal) => Promise<unknown>,
   ): Promise<void> {
     const controller = new AbortController();
-    this.direct.set(id, controller);
     const onClose = () => {
       if (!res.writableFinished) controller.abort(new Error('client disconnected'));
     };
+    // The client may have gone while its session was being looked up.
+    if (res.destroyed || res.socket?.destroyed) return;
+    this.direct.set(id, controller);
     res.once('close', onClose);
     let body: string;
     try {
       body = JSON.stringify({ jsonrpc: '2.0', id, result: await work(controller.signal) });
     } catch (error) {
       const rpc = error instanceof RpcError ? error : new RpcError(RPC.InternalError, 'Internal error');
-      body = JSON.stringify({
-        jsonrpc: '2.0',
-        id,
-        error: { code: rpc.code, message: rpc.message, ...(rpc.data !== undefined ? { data: rpc.data } : {}) },
-      });
+      const data = rpc.data !== undefined ? { data: rpc.data } : {};
+      body = JSON.stringify({ jsonrpc: '2.0', id, error: { code: rpc.code, message: rpc.message, ...data } });
     } finally {
-      this.direct.delete(id);
+      if (this.direct.get(id) === controller) this.direct.delete(id);
       res.off('close', onClose);
     }
-    if (controller.signal.aborted || res.destroyed) return;
-    res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+    if (res.destroyed) return;
+    // A cancelled request gets no response message (MCP), but its HTTP exchange still ends: an empty stream.
+    if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
+    else res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
   }
 
   /** Feeds the messages of one POST to the SDK and answers on `res` (202 when none is a request). */

@@ -19,8 +19,11 @@ interface Watched {
   lost: (error: LostCallError) => void;
 }
 
-/** Probes in which no instance holds a call before it is declared lost (one more covers a reply still in flight). */
-const MISSES_TO_LOSE = 2;
+/**
+ * Probes in which no instance holds a call before it is declared lost: one more than needed covers a reply
+ * still in flight, another a replica whose NATS connection is briefly reconnecting ("no responders").
+ */
+const MISSES_TO_LOSE = 3;
 
 /**
  * Finds calls whose replica died holding them, so that they fail (or are retried) in about a second
@@ -75,8 +78,11 @@ export class LostCallDetector implements OnApplicationShutdown {
   }
 
   private async probe(service: string, calls: Map<string, Watched>, ids: string[]): Promise<void> {
+    const instances = this.catalog.instancesOf(service);
+    // Knowing no instance, or not yet all of them (a young catalog), proves nothing about the calls.
+    if (instances.length === 0 || !this.catalog.isSettled) return;
     const answers = await Promise.all(
-      this.catalog.instancesOf(service).map(async (instanceId) => {
+      instances.map(async (instanceId) => {
         try {
           const reply = ProbeReplySchema.parse(
             await this.nats.requestJson(

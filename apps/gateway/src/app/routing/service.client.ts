@@ -110,7 +110,11 @@ export class ServiceClient {
           if (!reason) throw failure;
           this.retries.inc({ service: options.service, reason });
           // Replicas refusing work are busy or stopping: give them a moment, with jitter so retries spread.
-          if (reason === 'not_started') await delay(Math.random() * 10 * (attempt + 1));
+          if (reason === 'not_started') {
+            await delay(Math.random() * 10 * (attempt + 1), undefined, { signal: options.signal }).catch(
+              () => undefined,
+            );
+          }
         }
       }
     } catch (error) {
@@ -133,7 +137,7 @@ export class ServiceClient {
     attempt: number,
     deadline: number,
   ): string | undefined {
-    if (attempt >= this.env.CALL_RETRIES || deadline - Date.now() < 10) return undefined;
+    if (attempt >= this.env.CALL_RETRIES || deadline - Date.now() < 10 || options.signal?.aborted) return undefined;
     if (failure.notStarted) return 'not_started';
     if (failure instanceof LostCallError && options.idempotent) return 'replica_lost';
     return undefined;
@@ -170,7 +174,8 @@ export class ServiceClient {
       );
     } catch (error) {
       const failure = this.toFabricError(error, options);
-      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED') {
+      // Stop the work wherever it still runs: past its deadline, cancelled, or declared lost (in case it is not).
+      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED' || failure instanceof LostCallError) {
         this.cancel(options.service, request.id, failure.message);
       }
       throw failure;
@@ -184,6 +189,8 @@ export class ServiceClient {
     // The service replies TIMEOUT at the deadline itself; the grace lets that reply win over our own timer.
     const timeoutMs = request.deadline - Date.now() + this.env.DEADLINE_GRACE_MS;
     const signal = options.signal;
+    // Cancelled before it left: never send it (the service would run a call nobody waits for).
+    if (signal?.aborted) throw signal.reason;
     let unwatch: (() => void) | undefined;
     let onAbort: (() => void) | undefined;
     try {
