@@ -1,4 +1,5 @@
 import { Fabric, INITIALIZE, postRaw, textOf } from './support/fabric';
+import { metricValue } from './support/metrics';
 import { eventually } from './support/processes';
 
 // Bad input and faults at the edge: every case answers with a clear, spec-conformant error and the
@@ -17,13 +18,8 @@ describe('gateway faults', () => {
     await fabric?.stop();
   });
 
-  async function serviceCalls(tool: string): Promise<number> {
-    const metrics = await (await fetch(`${fabric.processes[0].url}/metrics`)).text();
-    const lines = metrics
-      .split('\n')
-      .filter((line) => line.startsWith('fabric_service_calls_total') && line.includes(`name="${tool}"`));
-    return lines.reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
-  }
+  const serviceCalls = (tool: string) =>
+    metricValue(fabric.processes[0].url, 'fabric_service_calls_total', { name: tool });
 
   it('tools/call of an unknown tool is a JSON-RPC invalid-params error', async () => {
     const { client } = await fabric.connect();

@@ -1,5 +1,6 @@
 import { Fabric, INITIALIZE, postRaw, textOf } from './support/fabric';
 import { steadyLoad } from './support/load';
+import { metricValue } from './support/metrics';
 import { eventually } from './support/processes';
 
 // Two gateway replicas behind a plain round-robin proxy serve one MCP session together: no stickiness,
@@ -49,8 +50,7 @@ describe('gateway replicas behind a round-robin proxy', () => {
       headers,
     );
     const service = fabric.replicas('testbed-service')[0];
-    const inFlight = async () =>
-      /fabric_service_in_flight \d+/.exec(await (await fetch(`${service.url}/metrics`)).text())?.[0].split(' ')[1];
+    const inFlight = () => metricValue(service.url, 'fabric_service_in_flight');
 
     const call = postRaw(
       `${gateway.url}/mcp`,
@@ -62,8 +62,12 @@ describe('gateway replicas behind a round-robin proxy', () => {
       }),
       headers,
     );
-    await eventually(async () => (await inFlight()) === '1', 5_000, 'the call to reach the service');
+    await eventually(async () => (await inFlight()) === 1, 5_000, 'the call to reach the service');
     const exited = gateway.stop('SIGTERM');
+    // During the drain delay it still answers, reports not ready, and opens no new GET stream.
+    await eventually(async () => (await fetch(`${gateway.url}/readyz`)).status === 503, 5_000, 'readiness to fail');
+    const stream = await fetch(`${gateway.url}/mcp`, { headers: { ...headers, accept: 'text/event-stream' } });
+    expect(stream.status).toBe(503);
     await eventually(
       () =>
         fetch(`${gateway.url}/healthz`).then(

@@ -1,12 +1,26 @@
-import { ConflictError, DeadlineExceededError, InternalError, NotFoundError, WireErrorSchema } from '@fabric/contracts';
+import {
+  ConflictError,
+  DeadlineExceededError,
+  InternalError,
+  NotFoundError,
+  ResourceExhaustedError,
+  WireErrorSchema,
+} from '@fabric/contracts';
 import { toWireError } from './wire-error';
 
 describe('toWireError', () => {
   it('passes a typed error through with its code, message and retryable, and logs nothing', () => {
     const log = jest.fn();
-    expect(toWireError(new NotFoundError('No order 7'), log)).toEqual({ code: 'NOT_FOUND', message: 'No order 7', retryable: false });
+    expect(toWireError(new NotFoundError('No order 7'), log)).toEqual({
+      code: 'NOT_FOUND',
+      message: 'No order 7',
+      retryable: false,
+    });
     expect(toWireError(new DeadlineExceededError(), log)).toMatchObject({ code: 'TIMEOUT', retryable: true });
-    expect(toWireError(new ConflictError('taken', { retryable: true }), log)).toMatchObject({ code: 'CONFLICT', retryable: true });
+    expect(toWireError(new ConflictError('taken', { retryable: true }), log)).toMatchObject({
+      code: 'CONFLICT',
+      retryable: true,
+    });
     expect(log).not.toHaveBeenCalled();
   });
 
@@ -18,6 +32,12 @@ describe('toWireError', () => {
     expect(wire.message).toContain(wire.ref);
     expect(JSON.stringify(wire)).not.toContain('hunter2');
     expect(WireErrorSchema.safeParse(wire).success).toBe(true);
+  });
+
+  it("drops notStarted from a handler's error: a handler may have done work before it threw", () => {
+    const refusal = new ResourceExhaustedError('downstream busy', { notStarted: true });
+    const wire = toWireError(refusal, jest.fn());
+    expect(wire).toEqual({ code: 'RESOURCE_EXHAUSTED', message: 'downstream busy', retryable: true });
   });
 
   it('logs the original error under the same ref it sends', () => {
