@@ -2,6 +2,16 @@ import { z } from 'zod';
 import { OPERATIONS } from './subjects';
 import { WireErrorSchema } from './errors';
 
+/** MCP log levels (RFC 5424 severities), least severe first. */
+export const LOG_LEVELS = ['debug', 'info', 'notice', 'warning', 'error', 'critical', 'alert', 'emergency'] as const;
+export const LogLevelSchema = z.enum(LOG_LEVELS);
+export type LogLevel = z.infer<typeof LogLevelSchema>;
+
+/** True when a message at `level` passes a client's `minimum` (no minimum: everything passes). */
+export function logLevelAllows(minimum: LogLevel | undefined, level: LogLevel): boolean {
+  return minimum === undefined || LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(minimum);
+}
+
 /** Who is calling, as established by the gateway; services use it for authorisation and per-principal caching. */
 export const PrincipalSchema = z.object({
   id: z.string(),
@@ -34,8 +44,52 @@ export const CallRequestSchema = z.object({
   principal: PrincipalSchema.optional(),
   sessionId: z.string().optional(),
   progressToken: z.union([z.string(), z.number()]).optional(),
+  /**
+   * Subject of the gateway replica holding the client's request: the call publishes its `CallEvent`s
+   * there and sends its `ClientRequest`s there (request/reply). Absent: the call has no client to talk to.
+   */
+  events: z.string().min(1).optional(),
+  /** Lowest log level the client asked for (`logging/setLevel`); absent: every level. */
+  logLevel: LogLevelSchema.optional(),
 });
 export type CallRequest = z.infer<typeof CallRequestSchema>;
+
+/** A notification of a running call for its client, published on `CallRequest.events` (fire and forget). */
+export const CallEventSchema = z.discriminatedUnion('type', [
+  z.object({
+    type: z.literal('progress'),
+    progress: z.number(),
+    total: z.number().optional(),
+    message: z.string().optional(),
+  }),
+  z.object({
+    type: z.literal('log'),
+    level: LogLevelSchema,
+    logger: z.string().optional(),
+    data: z.unknown(),
+  }),
+]);
+export type CallEvent = z.infer<typeof CallEventSchema>;
+
+/** Requests a running call may send to its client. */
+export const CLIENT_REQUEST_METHODS = ['sampling/createMessage', 'elicitation/create'] as const;
+
+/**
+ * A request of a running call to its client, sent with request/reply on `CallRequest.events`. The reply
+ * is a `CallReply` carrying the client's result (or why there is none).
+ */
+export const ClientRequestSchema = z.object({
+  type: z.literal('request'),
+  method: z.enum(CLIENT_REQUEST_METHODS),
+  params: z.record(z.string(), z.unknown()),
+});
+export type ClientRequest = z.infer<typeof ClientRequestSchema>;
+
+/** A service telling subscribed clients that a resource changed (published on `resourceUpdated`). */
+export const ResourceUpdatedSchema = z.object({
+  uri: z.string().min(1),
+});
+export type ResourceUpdated = z.infer<typeof ResourceUpdatedSchema>;
 
 /** A cancellation of a running call, published to every replica of the service. */
 export const CancelSchema = z.object({

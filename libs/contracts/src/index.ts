@@ -57,6 +57,13 @@ export {
   CompletionResultSchema,
   ProbeRequestSchema,
   ProbeReplySchema,
+  LOG_LEVELS,
+  LogLevelSchema,
+  logLevelAllows,
+  CallEventSchema,
+  CLIENT_REQUEST_METHODS,
+  ClientRequestSchema,
+  ResourceUpdatedSchema,
 } from './envelope.schemas';
 export type {
   Principal,
@@ -66,5 +73,19 @@ export type {
   CompletionResult,
   ProbeRequest,
   ProbeReply,
+  LogLevel,
+  CallEvent,
+  ClientRequest,
+  ResourceUpdated,
 } from './envelope.schemas';
-export type { ToolResult, ResourceResult, PromptResult, ContentBlock, PromptMessage } from './results';
+export type {
+  ToolResult,
+  ResourceResult,
+  PromptResult,
+  ContentBlock,
+  PromptMessage,
+  SamplingRequest,
+  SamplingResult,
+  ElicitationRequest,
+  ElicitationResult,
+} from './results';

@@ -3,6 +3,10 @@
 import type {
   CallToolResult,
   ContentBlock,
+  CreateMessageRequest,
+  CreateMessageResult,
+  ElicitRequest,
+  ElicitResult,
   GetPromptResult,
   PromptMessage,
   ReadResourceResult,
@@ -15,3 +19,12 @@ export type ResourceResult = ReadResourceResult;
 /** Reply of `prompts.get`. */
 export type PromptResult = GetPromptResult;
 export type { ContentBlock, PromptMessage };
+
+/** What a handler asks the client's model (`sampling/createMessage`). */
+export type SamplingRequest = CreateMessageRequest['params'];
+/** The client's model's answer. */
+export type SamplingResult = CreateMessageResult;
+/** What a handler asks the user (`elicitation/create`). */
+export type ElicitationRequest = ElicitRequest['params'];
+/** The user's answer: accept (with content), decline or cancel. */
+export type ElicitationResult = ElicitResult;

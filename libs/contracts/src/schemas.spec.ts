@@ -1,4 +1,11 @@
-import { CallReplySchema, CallRequestSchema } from './envelope.schemas';
+import {
+  CallEventSchema,
+  CallReplySchema,
+  CallRequestSchema,
+  ClientRequestSchema,
+  ResourceUpdatedSchema,
+  logLevelAllows,
+} from './envelope.schemas';
 import { ServiceManifestSchema, type ServiceManifestInput } from './manifest.schemas';
 
 const goodManifest: ServiceManifestInput = {
@@ -104,5 +111,48 @@ describe('CallReplySchema', () => {
 
   it('rejects a failure reply without an error', () => {
     expect(CallReplySchema.safeParse({ ok: false, result: 1 }).success).toBe(false);
+  });
+});
+
+describe('logLevelAllows', () => {
+  it('lets through the levels at or above the minimum', () => {
+    expect(logLevelAllows('warning', 'warning')).toBe(true);
+    expect(logLevelAllows('warning', 'emergency')).toBe(true);
+    expect(logLevelAllows('warning', 'info')).toBe(false);
+  });
+
+  it('lets every level through without a minimum', () => {
+    expect(logLevelAllows(undefined, 'debug')).toBe(true);
+  });
+});
+
+describe('CallEventSchema', () => {
+  it('accepts a progress event and a log event with any data', () => {
+    const progress = { type: 'progress', progress: 50, total: 100, message: 'half' };
+    const log = { type: 'log', level: 'info', logger: 'orders', data: { n: 1 } };
+    expect(CallEventSchema.parse(progress)).toEqual(progress);
+    expect(CallEventSchema.parse(log)).toEqual(log);
+  });
+
+  it('rejects a log event with an unknown level', () => {
+    expect(CallEventSchema.safeParse({ type: 'log', level: 'verbose', data: 'x' }).success).toBe(false);
+  });
+});
+
+describe('ClientRequestSchema', () => {
+  it('accepts sampling and elicitation requests', () => {
+    for (const method of ['sampling/createMessage', 'elicitation/create']) {
+      expect(ClientRequestSchema.safeParse({ type: 'request', method, params: {} }).success).toBe(true);
+    }
+  });
+
+  it('rejects any other method', () => {
+    expect(ClientRequestSchema.safeParse({ type: 'request', method: 'roots/list', params: {} }).success).toBe(false);
+  });
+});
+
+describe('ResourceUpdatedSchema', () => {
+  it('rejects an empty URI', () => {
+    expect(ResourceUpdatedSchema.safeParse({ uri: '' }).success).toBe(false);
   });
 });

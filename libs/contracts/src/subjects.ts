@@ -26,6 +26,18 @@ export function fabricSubjects(namespace = 'fabric') {
      * "no responders" means it is gone and the calls it held are lost.
      */
     probe: (service: string, instanceId: string) => `${root}.instance.${service}.${subjectToken(instanceId)}.probe`,
+    /**
+     * Events and client requests of one call, addressed to the gateway replica holding the client's request
+     * (the subject travels in `CallRequest.events`). One wildcard subscription per replica hears them all.
+     */
+    callEvents: (replica: string, callId: string) => `${root}.gateway.${subjectToken(replica)}.call.${callId}`,
+    callEventsWildcard: (replica: string) => `${root}.gateway.${subjectToken(replica)}.call.*`,
+    /** A client's answer to a server-to-client request, forwarded by the replica it reached to the one that asked. */
+    clientResponses: (replica: string) => `${root}.gateway.${subjectToken(replica)}.responses`,
+    /** A client's `notifications/cancelled`, heard by every gateway replica (the one running the request stops it). */
+    clientCancelled: `${root}.gateway.cancelled`,
+    /** A service reporting a changed resource; every gateway replica tells its subscribed sessions. */
+    resourceUpdated: `${root}.resources.updated`,
     /** Announcements (start and heartbeat) of service instances. */
     announce: `${root}.discovery.announce`,
     /** A service instance leaving (draining or stopping). */

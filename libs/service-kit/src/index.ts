@@ -12,6 +12,9 @@ export type {
   CompletionReturn,
 } from './lib/decorators';
 export type { CallContext, ResourceContext } from './lib/call-context';
+export { detachedCallContext } from './lib/call.channel';
+export { ResourceNotifier } from './lib/resource.notifier';
+export { samplingText } from './lib/results';
 export type { ServiceIdentity } from './lib/manifest.builder';
 export { ServiceKitModule } from './lib/service-kit.module';
 export { FabricServer } from './lib/fabric.server';

@@ -1,6 +1,6 @@
 import type { DataSource } from 'typeorm';
 import { openDataSource } from '@fabric/platform-persistence';
-import type { CallContext } from '@fabric/service-kit';
+import { detachedCallContext, type CallContext } from '@fabric/service-kit';
 import { graphPersistence } from '../app/graph.persistence';
 import { GraphRepository } from '../app/graph.repository';
 import { GraphService } from '../app/graph.service';
@@ -32,5 +32,5 @@ export async function seed(graph: GraphService): Promise<void> {
 }
 
 export function callContext(): CallContext {
-  return { callId: 'x', signal: new AbortController().signal, deadline: Date.now() + 5000 };
+  return detachedCallContext({ callId: 'x', deadline: Date.now() + 5000 });
 }

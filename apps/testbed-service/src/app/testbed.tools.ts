@@ -1,14 +1,25 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
-import { McpPrompt, McpResource, McpTool, type CallContext } from '@fabric/service-kit';
+import { McpPrompt, McpResource, McpTool, ResourceNotifier, samplingText, type CallContext } from '@fabric/service-kit';
 
-/** Tools whose behaviour tests can predict and observe: echo, wait, fail, and counters of what happened. */
+const COUNTER_URI = 'testbed://counter';
+
+/** Sampling and elicitation wait for the test client to answer. */
+const ASK_TIMEOUT_MS = 30_000;
+
+/**
+ * Tools whose behaviour tests can predict and observe: echo, wait, fail, counters of what happened, and
+ * calls that talk to their client (progress, logs, sampling, elicitation, resource updates).
+ */
 @Injectable()
 export class TestbedTools {
   private aborted = 0;
   private completed = 0;
   private writes = 0;
+  private count = 0;
+
+  constructor(@Inject(ResourceNotifier) private readonly resources: ResourceNotifier) {}
 
   @McpTool({
     name: 'echo',
@@ -81,6 +92,67 @@ export class TestbedTools {
   })
   fail(): never {
     throw new Error('database password is hunter2 at /srv/app/secret.ts:42');
+  }
+
+  @McpTool({
+    name: 'progress_steps',
+    description: 'Runs `steps` steps of `ms` milliseconds each, reporting progress and logging (info) after each.',
+    input: z.object({ steps: z.number().int().min(1).max(100), ms: z.number().int().min(0).max(5_000) }),
+    annotations: { readOnlyHint: true, idempotentHint: true },
+    timeoutMs: 30_000,
+  })
+  async progressSteps(args: { steps: number; ms: number }, ctx: CallContext): Promise<string> {
+    for (let i = 1; i <= args.steps; i++) {
+      await delay(args.ms, undefined, { signal: ctx.signal });
+      ctx.progress(i, args.steps, `step ${i} of ${args.steps}`);
+      ctx.log('info', `step ${i} of ${args.steps}`);
+    }
+    return `done ${args.steps} steps`;
+  }
+
+  @McpTool({
+    name: 'ask_model',
+    description: "Asks the client's model (sampling) and returns its answer.",
+    input: z.object({ prompt: z.string().describe('What to ask the model') }),
+    timeoutMs: ASK_TIMEOUT_MS,
+  })
+  async askModel(args: { prompt: string }, ctx: CallContext): Promise<string> {
+    const answer = await ctx.sample({
+      messages: [{ role: 'user', content: { type: 'text', text: args.prompt } }],
+      maxTokens: 100,
+    });
+    return `model said: ${samplingText(answer)}`;
+  }
+
+  @McpTool({
+    name: 'ask_user',
+    description: 'Asks the user for a name (elicitation) and returns the answer.',
+    input: z.object({ message: z.string().describe('What to tell the user') }),
+    timeoutMs: ASK_TIMEOUT_MS,
+  })
+  async askUser(args: { message: string }, ctx: CallContext): Promise<string> {
+    const answer = await ctx.elicit({
+      message: args.message,
+      requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+    });
+    return `action=${answer.action} content=${JSON.stringify(answer.content ?? {})}`;
+  }
+
+  @McpTool({
+    name: 'bump_counter',
+    description: `Adds one to the counter and reports ${COUNTER_URI} as updated; returns the new count.`,
+    input: z.object({}),
+    annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false },
+  })
+  bumpCounter(): string {
+    this.count++;
+    this.resources.updated(COUNTER_URI);
+    return String(this.count);
+  }
+
+  @McpResource({ uri: COUNTER_URI, name: 'counter', description: 'How many times bump_counter ran', mimeType: 'text/plain' })
+  counter(): string {
+    return String(this.count);
   }
 
   @McpResource({ uri: 'testbed://about', name: 'about', description: 'What this service is', mimeType: 'text/plain' })

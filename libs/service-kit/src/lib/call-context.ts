@@ -1,6 +1,13 @@
-import type { Principal } from '@fabric/contracts';
+import type {
+  ElicitationRequest,
+  ElicitationResult,
+  LogLevel,
+  Principal,
+  SamplingRequest,
+  SamplingResult,
+} from '@fabric/contracts';
 
-/** What a handler knows about the call it serves. */
+/** What a handler knows about the call it serves, and how it talks to the client that made it. */
 export interface CallContext {
   /** Unique id of the call (also in every log line of it). */
   readonly callId: string;
@@ -10,6 +17,20 @@ export interface CallContext {
   readonly deadline: number;
   readonly principal?: Principal;
   readonly sessionId?: string;
+  /**
+   * Reports progress to the client (`notifications/progress`) when it asked for it with a progress token;
+   * does nothing otherwise. `progress` must increase from one report to the next.
+   */
+  progress(progress: number, total?: number, message?: string): void;
+  /** Sends a log message to the client (`notifications/message`) when its log level lets it through. */
+  log(level: LogLevel, data: unknown, logger?: string): void;
+  /**
+   * Asks the client's model (`sampling/createMessage`) and waits for its answer, at most until the call's
+   * deadline. Fails (`UNAVAILABLE`) when the client does not support sampling.
+   */
+  sample(request: SamplingRequest): Promise<SamplingResult>;
+  /** Asks the user (`elicitation/create`) and waits for the answer; fails when the client cannot elicit. */
+  elicit(request: ElicitationRequest): Promise<ElicitationResult>;
 }
 
 /** Context of a resource read: the requested URI and, for a template, its matched variables. */

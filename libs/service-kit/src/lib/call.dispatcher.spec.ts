@@ -1,12 +1,14 @@
 import { z } from 'zod';
 import { InternalError, InvalidArgumentError, NotFoundError, type CallRequest } from '@fabric/contracts';
 import type { CallContext, ResourceContext } from './call-context';
+import { detachedCallContext } from './call.channel';
 import { dispatchCall } from './call.dispatcher';
 import { McpCompletion, McpPrompt, McpResource, McpResourceTemplate, McpTool } from './decorators';
 import { HandlerTable } from './handler.table';
 
 class OrderHandlers {
   lastContext?: CallContext;
+  lastResourceContext?: ResourceContext;
 
   @McpTool({
     name: 'find_order',
@@ -25,6 +27,7 @@ class OrderHandlers {
 
   @McpResource({ uri: 'orders://recent', name: 'recent', mimeType: 'text/csv' })
   recent(ctx: ResourceContext) {
+    this.lastResourceContext = ctx;
     return `id\n7 from ${ctx.uri}`;
   }
 
@@ -51,7 +54,7 @@ class OrderHandlers {
 
 const handlers = new OrderHandlers();
 const table = new HandlerTable({ service: 'orders', version: '1.0.0' }, [handlers]);
-const ctx: CallContext = { callId: 'call-1', signal: new AbortController().signal, deadline: Date.now() + 60_000, principal: { id: 'ada' } };
+const ctx = detachedCallContext({ callId: 'call-1', deadline: Date.now() + 60_000, principal: { id: 'ada' } });
 const call = (request: Partial<CallRequest> & Pick<CallRequest, 'operation' | 'name'>) =>
   dispatchCall(table, { id: 'call-1', deadline: ctx.deadline, ...request }, ctx);
 
@@ -111,6 +114,14 @@ describe('dispatchCall', () => {
       await expect(call({ operation: 'resources.read', name: 'recent', uri: 'orders://recent' })).resolves.toEqual({
         contents: [{ uri: 'orders://recent', mimeType: 'text/csv', text: 'id\n7 from orders://recent' }],
       });
+    });
+
+    it('gives the resource handler the call context with its client methods, plus the URI', async () => {
+      await call({ operation: 'resources.read', name: 'recent', uri: 'orders://recent' });
+      expect(handlers.lastResourceContext).toMatchObject({ callId: 'call-1', uri: 'orders://recent' });
+      for (const method of ['progress', 'log', 'sample', 'elicit'] as const) {
+        expect(handlers.lastResourceContext![method]).toBe(ctx[method]);
+      }
     });
 
     it('reads a template with the matched params and the requested URI', async () => {

@@ -5,15 +5,21 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   AnnouncementSchema,
+  CallEventSchema,
   CallReplySchema,
   CancelledError,
+  ClientRequestSchema,
   DeadlineExceededError,
   GoodbyeSchema,
+  ResourceUpdatedSchema,
   fabricSubjects,
   type Announcement,
+  type CallEvent,
   type CallReply,
   type CallRequest,
+  type ClientRequest,
   type Goodbye,
+  type ResourceUpdated,
 } from '@fabric/contracts';
 import { loadConfig } from '@fabric/platform-config';
 import { NatsClient, NoRespondersError, decodeJson, encodeJson } from '@fabric/platform-nats';
@@ -21,6 +27,8 @@ import type { CallContext } from './call-context';
 import { McpTool } from './decorators';
 import { FabricServer } from './fabric.server';
 import { serviceEnvSchema } from './kit.config';
+import { ResourceNotifier } from './resource.notifier';
+import { samplingText } from './results';
 import { ServiceKitModule } from './service-kit.module';
 
 // The kit on the machine's real NATS; a namespace of its own so no other run hears these subjects.
@@ -33,6 +41,8 @@ class Probe {
   readonly started = new Set<string>();
   readonly aborted = new Map<string, unknown>();
   readonly held = new Map<string, () => void>();
+  /** What a handler's `sample` or `elicit` rejected with, and when. */
+  readonly askFailed = new Map<string, { error: unknown; at: number }>();
   served = 0;
 }
 
@@ -44,6 +54,7 @@ class KitTestTools {
   constructor(
     @Inject(PROBE) private readonly probe: Probe,
     @Inject(MARKER) private readonly marker: string,
+    @Inject(ResourceNotifier) private readonly resources: ResourceNotifier,
   ) {}
 
   @McpTool({ name: 'echo', description: 'Returns its text', input: z.object({ text: z.string() }) })
@@ -78,7 +89,60 @@ class KitTestTools {
   explode(): never {
     throw new Error('password=hunter2 at /srv/orders/secret.ts:42');
   }
+
+  @McpTool({ name: 'converse', description: 'Reports progress, logs, asks the model and then the user', input: z.object({}) })
+  async converse(_args: object, ctx: CallContext): Promise<string> {
+    this.probe.started.add(ctx.callId);
+    try {
+      ctx.progress(1, 3, 'asking the model');
+      ctx.log('debug', 'below a warning-level client');
+      ctx.log('warning', { asking: 'model' }, 'converse');
+      const answer = await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 });
+      ctx.progress(2, 3, 'asking the user');
+      const user = await ctx.elicit({
+        message: 'Your name?',
+        requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+      });
+      ctx.progress(3, 3);
+      return `model: ${samplingText(answer)}; user: ${user.action} ${JSON.stringify(user.content ?? {})}`;
+    } catch (error) {
+      this.probe.askFailed.set(ctx.callId, { error, at: Date.now() });
+      throw error;
+    }
+  }
+
+  @McpTool({ name: 'touch', description: 'Reports a resource as changed', input: z.object({ uri: z.string() }) })
+  touch(args: { uri: string }): string {
+    this.resources.updated(args.uri);
+    return 'touched';
+  }
 }
+
+type Heard = CallEvent | ClientRequest | { type: 'reply'; reply: CallReply };
+
+/**
+ * Plays the gateway replica holding the client's request: records what the call sends to its events
+ * subject and answers its client requests with `answers` (a method without an answer gets none).
+ */
+function fakeGateway(client: NatsClient, callId: string, answers: Partial<Record<ClientRequest['method'], CallReply>>) {
+  const events = subjects.callEvents('int-spec-gateway', callId);
+  const heard: Heard[] = [];
+  const subscription = client.subscribe(events, (msg) => {
+    const value = decodeJson(msg.data);
+    const request = ClientRequestSchema.safeParse(value);
+    if (!request.success) {
+      heard.push(CallEventSchema.parse(value));
+      return;
+    }
+    heard.push(request.data);
+    const answer = answers[request.data.method];
+    if (answer) msg.respond(encodeJson(answer));
+  });
+  return { events, heard, close: () => subscription.unsubscribe() };
+}
+
+const modelAnswer: CallReply = { ok: true, result: { role: 'assistant', model: 'm1', content: { type: 'text', text: 'hi there' } } };
+const userAnswer: CallReply = { ok: true, result: { action: 'accept', content: { name: 'Ada' } } };
 
 interface RunningApp {
   app: INestApplication;
@@ -170,7 +234,15 @@ describe('FabricServer on NATS', () => {
     const announcement = await waitFor('the start announcement', () => announcements.find((a) => a.instanceId === kit.instanceId));
     expect(announcement.state).toBe('ready');
     expect(announcement.manifest.service).toBe('kit');
-    expect(announcement.manifest.tools.map((tool) => tool.name).sort()).toEqual(['echo', 'explode', 'hold', 'wait_for_abort', 'whoami']);
+    expect(announcement.manifest.tools.map((tool) => tool.name).sort()).toEqual([
+      'converse',
+      'echo',
+      'explode',
+      'hold',
+      'touch',
+      'wait_for_abort',
+      'whoami',
+    ]);
   });
 
   it('answers hello with its announcement and manifest', async () => {
@@ -203,6 +275,117 @@ describe('FabricServer on NATS', () => {
     expect(reply).toMatchObject({ ok: false, error: { code: 'INTERNAL', retryable: false, ref: expect.any(String) } });
     expect(JSON.stringify(reply)).not.toContain('hunter2');
     expect(JSON.stringify(reply)).not.toContain('secret.ts');
+  });
+
+  describe('a call talking to its client through the events subject', () => {
+    async function converse(overrides: Partial<CallRequest>, answers = { 'sampling/createMessage': modelAnswer, 'elicitation/create': userAnswer }) {
+      const request = toolCall('converse', { deadline: Date.now() + 5_000, ...overrides });
+      const gateway = fakeGateway(client, request.id, answers);
+      // The reply is recorded by a subscription callback like the events, so the timeline is the order of arrival.
+      const inbox = `${namespace}.inbox.${request.id}`;
+      let replied!: () => void;
+      const done = new Promise<void>((resolve) => (replied = resolve));
+      const replies = client.subscribe(inbox, (msg) => {
+        gateway.heard.push({ type: 'reply', reply: CallReplySchema.parse(decodeJson(msg.data)) as CallReply });
+        replied();
+      });
+      await client.connection.flush();
+      try {
+        client.connection.publish(subjects.request('kit', 'tools.call'), encodeJson({ ...request, events: gateway.events }), { reply: inbox });
+        await done;
+        return gateway.heard;
+      } finally {
+        replies.unsubscribe();
+        gateway.close();
+      }
+    }
+
+    it('publishes progress and logs and sends its client requests in call order, all ahead of its reply', async () => {
+      const heard = await converse({ progressToken: 'p1' });
+      expect(heard).toEqual([
+        { type: 'progress', progress: 1, total: 3, message: 'asking the model' },
+        { type: 'log', level: 'debug', data: 'below a warning-level client' },
+        { type: 'log', level: 'warning', logger: 'converse', data: { asking: 'model' } },
+        {
+          type: 'request',
+          method: 'sampling/createMessage',
+          params: { messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 },
+        },
+        { type: 'progress', progress: 2, total: 3, message: 'asking the user' },
+        {
+          type: 'request',
+          method: 'elicitation/create',
+          params: {
+            message: 'Your name?',
+            requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
+          },
+        },
+        { type: 'progress', progress: 3, total: 3 },
+        { type: 'reply', reply: { ok: true, result: { content: [{ type: 'text', text: 'model: hi there; user: accept {"name":"Ada"}' }] } } },
+      ]);
+    });
+
+    it('sends no log below the client log level', async () => {
+      const heard = await converse({ progressToken: 'p2', logLevel: 'warning' });
+      expect(heard.filter((entry) => entry.type === 'log')).toEqual([
+        { type: 'log', level: 'warning', logger: 'converse', data: { asking: 'model' } },
+      ]);
+    });
+
+    it('sends no progress when the client gave no progress token', async () => {
+      const heard = await converse({});
+      expect(heard.filter((entry) => entry.type === 'progress')).toEqual([]);
+      expect(heard.at(-1)).toMatchObject({ type: 'reply', reply: { ok: true } });
+    });
+
+    it("fails the call with the gateway's error when the client cannot answer", async () => {
+      const refusal: CallReply = {
+        ok: false,
+        error: { code: 'UNAVAILABLE', message: 'The client does not support sampling', retryable: false },
+      };
+      const heard = await converse({}, { 'sampling/createMessage': refusal, 'elicitation/create': userAnswer });
+      expect(heard.filter((entry) => entry.type === 'request')).toHaveLength(1);
+      expect(heard.at(-1)).toEqual({ type: 'reply', reply: refusal });
+    });
+
+    it('fails the call UNAVAILABLE when it has no events subject to ask', async () => {
+      const reply = await call('kit', toolCall('converse'));
+      expect(reply).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: expect.stringContaining('no client to ask') } });
+    });
+
+    it('rejects a pending sample as soon as a cancel for its call arrives', async () => {
+      const request = toolCall('converse', { deadline: Date.now() + 10_000 });
+      const gateway = fakeGateway(client, request.id, {});
+      await client.connection.flush();
+      try {
+        const pending = call('kit', { ...request, events: gateway.events }, 11_000);
+        await waitFor('the sampling request', () => gateway.heard.some((entry) => entry.type === 'request'));
+        const cancelledAt = Date.now();
+        client.publishJson(subjects.cancel('kit'), { id: request.id, reason: 'the user pressed stop' });
+        expect(await pending).toMatchObject({ ok: false, error: { code: 'CANCELLED' } });
+        const failed = await waitFor('the sample to reject', () => kit.probe.askFailed.get(request.id));
+        expect(failed.error).toBeInstanceOf(CancelledError);
+        expect(failed.at - cancelledAt).toBeLessThan(1_000);
+      } finally {
+        gateway.close();
+      }
+    });
+  });
+
+  it('ResourceNotifier publishes the changed URI on the resourceUpdated subject', async () => {
+    const updates: ResourceUpdated[] = [];
+    const subscription = client.subscribe(subjects.resourceUpdated, (msg) => {
+      updates.push(ResourceUpdatedSchema.parse(decodeJson(msg.data)));
+    });
+    await client.connection.flush();
+    try {
+      expect(await call('kit', toolCall('touch', { arguments: { uri: 'kit://things/7' } }))).toMatchObject({ ok: true });
+      expect(await waitFor('the update', () => updates.find((update) => update.uri === 'kit://things/7'))).toEqual({
+        uri: 'kit://things/7',
+      });
+    } finally {
+      subscription.unsubscribe();
+    }
   });
 
   it('shares the calls of one service between two instances through the queue group', async () => {

@@ -18,6 +18,8 @@ import {
 } from '@fabric/contracts';
 import { NatsClient, decodeJson, encodeJson, tryDecodeJson, type Msg, type Subscription } from '@fabric/platform-nats';
 import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
+import type { CallContext } from './call-context';
+import { CallChannel } from './call.channel';
 import { dispatchCall } from './call.dispatcher';
 import { HandlerRegistry } from './handler.registry';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
@@ -188,12 +190,18 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     const aborted = new Promise<never>((_, reject) => {
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
-    const ctx = {
+    const channel = new CallChannel(request, this.nats, controller.signal);
+    // Plain own properties: resource handlers get `{ ...ctx, uri }`, which must keep the methods.
+    const ctx: CallContext = {
       callId: request.id,
       signal: controller.signal,
       deadline: request.deadline,
       principal: request.principal,
       sessionId: request.sessionId,
+      progress: channel.progress,
+      log: channel.log,
+      sample: channel.sample,
+      elicit: channel.elicit,
     };
     const finished = Promise.race([dispatchCall(this.registry.table, request, ctx), aborted])
       .then(
@@ -206,6 +214,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
         }),
       )
       .then((reply) => {
+        channel.close();
         clearTimeout(timer);
         stopTimer();
         this.inFlightGauge.dec();

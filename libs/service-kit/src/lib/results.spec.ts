@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { InternalError } from '@fabric/contracts';
-import { toCompletionResult, toPromptResult, toResourceResult, toToolResult } from './results';
+import { samplingText, toCompletionResult, toPromptResult, toResourceResult, toToolResult } from './results';
 
 describe('toToolResult', () => {
   it('passes a ToolResult through as it is', () => {
@@ -119,5 +119,24 @@ describe('toCompletionResult', () => {
   it('throws InternalError for anything else', () => {
     expect(() => toCompletionResult('a')).toThrow(InternalError);
     expect(() => toCompletionResult({ items: [] })).toThrow(InternalError);
+  });
+});
+
+describe('samplingText', () => {
+  it('returns the text of a single content block', () => {
+    expect(samplingText({ role: 'assistant', model: 'm', content: { type: 'text', text: 'hello' } })).toBe('hello');
+  });
+
+  it('joins the text blocks of an array of content, skipping the others', () => {
+    const content = [
+      { type: 'text', text: 'one' },
+      { type: 'image', data: 'AA==', mimeType: 'image/png' },
+      { type: 'text', text: 'two' },
+    ];
+    expect(samplingText({ role: 'assistant', model: 'm', content } as never)).toBe('one\ntwo');
+  });
+
+  it('returns an empty string when the answer has no text', () => {
+    expect(samplingText({ role: 'assistant', model: 'm', content: { type: 'image', data: 'AA==', mimeType: 'image/png' } })).toBe('');
   });
 });

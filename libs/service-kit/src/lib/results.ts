@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { CompletionResult, PromptResult, ResourceResult, ToolResult } from '@fabric/contracts';
+import type { CompletionResult, PromptResult, ResourceResult, SamplingResult, ToolResult } from '@fabric/contracts';
 import { InternalError } from '@fabric/contracts';
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -60,4 +60,15 @@ export function toCompletionResult(value: unknown): CompletionResult {
     return { values: result.values.slice(0, MAX_COMPLETIONS), total: result.total ?? result.values.length, hasMore: true };
   }
   throw new InternalError('The completion handler returned neither string[] nor { values }');
+}
+
+/** The text of a model's answer (`ctx.sample`): its text blocks, joined by new lines. */
+export function samplingText(result: SamplingResult): string {
+  // Clients on newer protocol versions may answer with an array of blocks.
+  const content: unknown = result.content;
+  const blocks = Array.isArray(content) ? (content as unknown[]) : [content];
+  return blocks
+    .filter((block): block is { type: 'text'; text: string } => isObject(block) && block['type'] === 'text' && typeof block['text'] === 'string')
+    .map((block) => block.text)
+    .join('\n');
 }

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import { FabricServer } from './fabric.server';
 import { HandlerRegistry, SERVICE_IDENTITY } from './handler.registry';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
+import { ResourceNotifier } from './resource.notifier';
 import type { ServiceIdentity } from './manifest.builder';
 
 /** Everything a domain service needs around its handlers: NATS, discovery, logs, metrics, health. */
@@ -14,6 +15,8 @@ export class ServiceKitModule {
   static forRoot(app: Type<unknown>, identity: ServiceIdentity, env: ServiceEnv): DynamicModule {
     return {
       module: ServiceKitModule,
+      // The app's providers are imported by this module, not the other way round: they reach its exports globally.
+      global: true,
       imports: [
         ObservabilityModule.forRoot({ app: `${identity.service}-service`, logLevel: env.LOG_LEVEL, shutdownGraceMs: env.SHUTDOWN_GRACE_MS }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `${identity.service}-service@${hostname()}/${process.pid}` }),
@@ -25,8 +28,9 @@ export class ServiceKitModule {
         { provide: SERVICE_ENV, useValue: env },
         HandlerRegistry,
         FabricServer,
+        ResourceNotifier,
       ],
-      exports: [FabricServer],
+      exports: [FabricServer, ResourceNotifier],
     };
   }
 }

@@ -1,8 +1,10 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  CallToolResultSchema,
   CompleteRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
@@ -11,21 +13,44 @@ import {
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
   type CallToolResult,
   type CompleteResult,
   type GetPromptResult,
   type ReadResourceResult,
+  type ServerNotification,
+  type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import { CompletionResultSchema, FabricError, type CallRequest } from '@fabric/contracts';
+import {
+  CompletionResultSchema,
+  FabricError,
+  LogLevelSchema,
+  logLevelAllows,
+  type CallRequest,
+  type JsonSchema,
+  type LogLevel,
+} from '@fabric/contracts';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { CatalogService } from '../catalog/catalog.service';
 import type { CatalogSnapshot, CatalogTemplate } from '../catalog/catalog.snapshot';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import type { CallListener } from '../routing/call-events';
 import { ServiceClient } from '../routing/service.client';
 import { ArgumentValidator } from './argument.validator';
+import { ClientRequests, type Emit } from './client-requests';
 import { paginate } from './pagination';
 import { RPC, RpcError } from './rpc.error';
 import { SessionStore } from './session.store';
+
+/** The session and request a service call serves, and how to reach the client while it runs. */
+export interface RequestContext {
+  sessionId: string;
+  progressToken?: string | number;
+  signal?: AbortSignal;
+  /** Writes on the request's stream; without it the call cannot talk to the client. */
+  emit?: Emit;
+}
 
 export const SERVER_INFO = { name: 'mcp-fabric', title: 'MCP Fabric', version: '0.1.0' } as const;
 
@@ -57,6 +82,7 @@ export class McpServerFactory {
     @Inject(ServiceClient) private readonly services: ServiceClient,
     @Inject(SessionStore) private readonly sessions: SessionStore,
     @Inject(ArgumentValidator) private readonly validator: ArgumentValidator,
+    @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
@@ -76,7 +102,7 @@ export class McpServerFactory {
   async callTool(
     name: string,
     args: Record<string, unknown> | undefined,
-    context: { sessionId: string; progressToken?: string | number; signal?: AbortSignal },
+    context: RequestContext,
   ): Promise<CallToolResult> {
     const tool = this.catalog.snapshot.tool(name);
     if (!tool) throw new RpcError(RPC.InvalidParams, `Unknown tool: ${name}`);
@@ -88,7 +114,7 @@ export class McpServerFactory {
     }
     const stopTimer = this.toolDuration.startTimer({ tool: name });
     try {
-      const result = (await this.services.call({
+      const reply = await this.services.call({
         service: tool.service,
         operation: 'tools.call',
         name: tool.descriptor.name,
@@ -96,10 +122,9 @@ export class McpServerFactory {
           tool.descriptor.annotations?.readOnlyHint === true || tool.descriptor.annotations?.idempotentHint === true,
         arguments: input,
         timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
-        sessionId: context.sessionId,
-        progressToken: context.progressToken,
-        signal: context.signal,
-      })) as CallToolResult;
+        ...(await this.backChannel(context)),
+      });
+      const result = this.checkToolResult(name, tool.descriptor.outputSchema, reply);
       this.toolCalls.inc({ tool: name, outcome: result.isError ? 'TOOL_ERROR' : 'ok' });
       return result;
     } catch (error) {
@@ -112,11 +137,70 @@ export class McpServerFactory {
     }
   }
 
+  /**
+   * What a service call needs to talk to the client: the session, progress token, the client's log level,
+   * and a listener that relays the call's progress, logs and requests (sampling, elicitation) on `emit`.
+   */
+  private async backChannel(context: RequestContext): Promise<{
+    sessionId: string;
+    progressToken?: string | number;
+    signal?: AbortSignal;
+    logLevel?: LogLevel;
+    listener?: CallListener;
+  }> {
+    const { sessionId, progressToken, signal, emit } = context;
+    const logLevel = LogLevelSchema.safeParse((await this.sessions.get(sessionId))?.logLevel).data;
+    if (!emit) return { sessionId, progressToken, signal, logLevel };
+    const listener: CallListener = {
+      event: async (event) => {
+        if (event.type === 'progress') {
+          if (progressToken === undefined) return;
+          const { type: _type, ...progress } = event;
+          await emit({ jsonrpc: '2.0', method: 'notifications/progress', params: { progressToken, ...progress } });
+          return;
+        }
+        // The level may have changed since the call started (logging/setLevel on any replica).
+        const current = LogLevelSchema.safeParse((await this.sessions.get(sessionId))?.logLevel).data;
+        if (!logLevelAllows(current, event.level)) return;
+        const { type: _type, ...message } = event;
+        await emit({ jsonrpc: '2.0', method: 'notifications/message', params: message });
+      },
+      request: (request) => this.clientRequests.send(sessionId, request, emit, signal),
+    };
+    return { sessionId, progressToken, signal, logLevel, listener };
+  }
+
+  /**
+   * A service's tool result as the client may see it: MCP-shaped, and with structured content that matches
+   * the tool's output schema. Anything else is the service's bug, reported as a tool error.
+   */
+  private checkToolResult(name: string, outputSchema: JsonSchema | undefined, reply: unknown): CallToolResult {
+    const parsed = CallToolResultSchema.safeParse(reply);
+    if (!parsed.success) {
+      this.log.warn({ tool: name }, 'a service returned a malformed tool result');
+      return { isError: true, content: [{ type: 'text', text: `Tool ${name} returned a malformed result` }] };
+    }
+    const result = parsed.data;
+    if (!outputSchema || result.isError) return result;
+    const invalid =
+      result.structuredContent === undefined
+        ? 'no structured content'
+        : this.validator.validate(outputSchema, result.structuredContent);
+    if (!invalid) return result;
+    this.log.warn({ tool: name, problem: invalid }, 'a tool result does not match its output schema');
+    return {
+      isError: true,
+      content: [
+        { type: 'text', text: `Tool ${name} returned a result that does not match its output schema: ${invalid}` },
+      ],
+    };
+  }
+
   create(sessionId: string): Server {
     const server = new Server(SERVER_INFO, {
       capabilities: {
         tools: { listChanged: true },
-        resources: { listChanged: true },
+        resources: { listChanged: true, subscribe: true },
         prompts: { listChanged: true },
         logging: {},
         completions: {},
@@ -140,12 +224,23 @@ export class McpServerFactory {
       };
     });
 
+    // Messages of a request served by the SDK go on that request's stream.
+    const contextOf = (
+      extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
+      progressToken?: string | number,
+    ): RequestContext => ({
+      sessionId,
+      progressToken,
+      signal: extra.signal,
+      emit: (message) => server.transport!.send(message, { relatedRequestId: extra.requestId }),
+    });
+
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-      this.callTool(request.params.name, request.params.arguments, {
-        sessionId,
-        progressToken: request.params._meta?.progressToken,
-        signal: extra.signal,
-      }),
+      this.callTool(
+        request.params.name,
+        request.params.arguments,
+        contextOf(extra, request.params._meta?.progressToken),
+      ),
     );
 
     server.setRequestHandler(ListResourcesRequestSchema, (request) => {
@@ -179,8 +274,7 @@ export class McpServerFactory {
           uri,
           ...(target.params ? { params: target.params } : {}),
           timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
-          sessionId,
-          signal: extra.signal,
+          ...(await this.backChannel(contextOf(extra, request.params._meta?.progressToken))),
         })) as ReadResourceResult;
       } catch (error) {
         if (error instanceof FabricError && error.code === 'NOT_FOUND')
@@ -220,8 +314,7 @@ export class McpServerFactory {
           name: prompt.descriptor.name,
           arguments: request.params.arguments ?? {},
           timeoutMs: prompt.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
-          sessionId,
-          signal: extra.signal,
+          ...(await this.backChannel(contextOf(extra, request.params._meta?.progressToken))),
         })) as GetPromptResult;
       } catch (error) {
         throw toRpcError(error);
@@ -256,8 +349,7 @@ export class McpServerFactory {
               ...(context?.arguments ? { context: context.arguments } : {}),
             },
             timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
-            sessionId,
-            signal: extra.signal,
+            ...(await this.backChannel(contextOf(extra, request.params._meta?.progressToken))),
           }),
         );
         return { completion: result };
@@ -267,7 +359,26 @@ export class McpServerFactory {
     });
 
     server.setRequestHandler(SetLevelRequestSchema, async (request) => {
-      await this.sessions.update(sessionId, { logLevel: request.params.level });
+      await this.sessions.update(sessionId, () => ({ logLevel: request.params.level }));
+      return {};
+    });
+
+    // Subscriptions live in the session record: whichever replica holds the client's stream tells it.
+    server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+      const uri = request.params.uri;
+      if (!this.resolveResource(this.catalog.snapshot, uri))
+        throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+      await this.sessions.update(sessionId, (record) => ({
+        subscriptions: [...new Set([...(record.subscriptions ?? []), uri])],
+      }));
+      return {};
+    });
+
+    server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+      const uri = request.params.uri;
+      await this.sessions.update(sessionId, (record) => ({
+        subscriptions: (record.subscriptions ?? []).filter((subscribed) => subscribed !== uri),
+      }));
       return {};
     });
 

@@ -5,6 +5,7 @@ import {
   LATEST_PROTOCOL_VERSION,
   SUPPORTED_PROTOCOL_VERSIONS,
   isInitializeRequest,
+  isJSONRPCNotification,
   isJSONRPCRequest,
   type InitializeRequest,
   type JSONRPCMessage,
@@ -13,6 +14,7 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { HttpDrain } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { ClientRequests } from './client-requests';
 import { RPC } from './rpc.error';
 import { HttpRejection, checkAccept, checkJsonContentType, checkOriginAndHost, readBody } from './http-checks';
 import { McpServerFactory } from './mcp-server.factory';
@@ -31,6 +33,7 @@ export class McpController {
     @Inject(McpSessions) private readonly sessions: McpSessions,
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(McpServerFactory) private readonly factory: McpServerFactory,
+    @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
     @Inject(HttpDrain) private readonly drain: HttpDrain,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {}
@@ -60,12 +63,25 @@ export class McpController {
       const session = await this.sessionOf(req);
       const call = batch ? undefined : directToolCall(messages[0]);
       if (call) {
-        await session.transport.handleDirect(res, call.id, (signal) =>
-          this.factory.callTool(call.params.name, call.params.arguments, { sessionId: session.id, signal }),
+        await session.transport.handleDirect(res, call.id, (signal, emit) =>
+          this.factory.callTool(call.params.name, call.params.arguments, {
+            sessionId: session.id,
+            progressToken: call.progressToken,
+            signal,
+            emit,
+          }),
         );
         return;
       }
-      session.transport.handlePost(res, messages, batch, { extra: { requestInfo: { headers: req.headers } } });
+      for (const message of messages) {
+        if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
+          const params = message.params as { requestId?: RequestId; reason?: string } | undefined;
+          if (params?.requestId !== undefined) this.sessions.forwardCancel(session.id, params.requestId, params.reason);
+        }
+      }
+      // Answers to the fabric's own requests (sampling, elicitation) go to the replica that asked.
+      const rest = messages.filter((message) => !this.clientRequests.accept(session.id, message));
+      session.transport.handlePost(res, rest, batch, { extra: { requestInfo: { headers: req.headers } } });
     });
   }
 
@@ -164,21 +180,31 @@ function parseMessages(body: Buffer): { messages: JSONRPCMessage[]; batch: boole
 }
 
 /**
- * A tools/call that can only produce its response (no progress token, so nothing streams): the gateway
- * answers it directly as JSON instead of through the SDK server. Anything unusual takes the SDK's path,
- * which also owns the error answers for malformed params.
+ * A well-formed tools/call sent alone: the gateway answers it directly (JSON, or SSE once the call emits
+ * something) instead of through the SDK server. Anything unusual takes the SDK's path, which also owns the
+ * error answers for malformed params.
  */
-function directToolCall(
-  message: JSONRPCMessage,
-): { id: RequestId; params: { name: string; arguments?: Record<string, unknown> } } | undefined {
+function directToolCall(message: JSONRPCMessage):
+  | {
+      id: RequestId;
+      progressToken?: string | number;
+      params: { name: string; arguments?: Record<string, unknown> };
+    }
+  | undefined {
   if (!isJSONRPCRequest(message) || message.method !== 'tools/call') return undefined;
   const params = message.params as
     { name?: unknown; arguments?: unknown; _meta?: { progressToken?: unknown } } | undefined;
   if (!params || typeof params.name !== 'string') return undefined;
   const args = params.arguments;
   if (args !== undefined && (typeof args !== 'object' || args === null || Array.isArray(args))) return undefined;
-  if (params._meta?.progressToken !== undefined) return undefined;
-  return { id: message.id, params: { name: params.name, arguments: args as Record<string, unknown> | undefined } };
+  const progressToken = params._meta?.progressToken;
+  if (progressToken !== undefined && typeof progressToken !== 'string' && typeof progressToken !== 'number')
+    return undefined;
+  return {
+    id: message.id,
+    progressToken,
+    params: { name: params.name, arguments: args as Record<string, unknown> | undefined },
+  };
 }
 
 /** The version the SDK server will answer `initialize` with: the client's when supported, else the latest. */

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
 import { RoutingModule } from '../routing/routing.module';
 import { ArgumentValidator } from './argument.validator';
+import { ClientRequests } from './client-requests';
 import { McpController } from './mcp.controller';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpSessions } from './mcp.sessions';
@@ -11,6 +12,6 @@ import { SessionStore } from './session.store';
 @Module({
   imports: [CatalogModule, RoutingModule],
   controllers: [McpController],
-  providers: [ArgumentValidator, McpServerFactory, McpSessions, SessionStore],
+  providers: [ArgumentValidator, ClientRequests, McpServerFactory, McpSessions, SessionStore],
 })
 export class McpModule {}

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplica
 import { z } from 'zod';
 import { KvWatchInclude, NatsClient, encodeJson, tryDecodeJson, type KV } from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
+import { LogLevelSchema } from '@fabric/contracts';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 
 /** What every replica needs to serve a session: kept in JetStream KV, never only in one process. */
@@ -11,12 +12,16 @@ export const SessionRecordSchema = z.object({
   protocolVersion: z.string(),
   /** The client's `initialize` params, replayed into a replica that first sees the session. */
   initialize: z.record(z.string(), z.unknown()),
-  logLevel: z.string().optional(),
+  logLevel: LogLevelSchema.optional(),
+  /** URIs of the resources the client subscribed to (`resources/subscribe`). */
+  subscriptions: z.array(z.string()).optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 
 interface LocalCopy {
   record: SessionRecord;
+  /** Revision of the record in the bucket: writes are compare-and-set against it. */
+  revision: number;
   /** When this replica last wrote the record (which restarts its idle TTL in the bucket). */
   touchedAt: number;
 }
@@ -59,10 +64,13 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
       for await (const entry of watch) {
         if (entry.operation === 'DEL' || entry.operation === 'PURGE') {
           if (this.local.delete(entry.key)) for (const listener of this.deletedListeners) listener(entry.key);
-        } else if (this.local.has(entry.key)) {
+        } else {
+          const copy = this.local.get(entry.key);
           const record = SessionRecordSchema.safeParse(tryDecodeJson(entry.value));
-          if (record.success)
-            this.local.set(entry.key, { record: record.data, touchedAt: this.local.get(entry.key)!.touchedAt });
+          if (copy && record.success && entry.revision > copy.revision) {
+            copy.record = record.data;
+            copy.revision = entry.revision;
+          }
         }
       }
     })().catch((error: unknown) => this.log.error({ err: error }, 'session watch ended'));
@@ -79,8 +87,8 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   async create(record: SessionRecord): Promise<void> {
-    await this.bucket().create(record.id, encodeJson(record));
-    this.local.set(record.id, { record, touchedAt: Date.now() });
+    const revision = await this.bucket().create(record.id, encodeJson(record));
+    this.local.set(record.id, { record, revision, touchedAt: Date.now() });
   }
 
   /** The session's record, or undefined when it does not exist (never created, deleted or expired). */
@@ -100,18 +108,35 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
     }
     const record = SessionRecordSchema.safeParse(tryDecodeJson(entry.value));
     if (!record.success) return undefined;
-    const fresh = { record: record.data, touchedAt: now };
+    const fresh = { record: record.data, revision: entry.revision, touchedAt: now };
     this.local.set(id, fresh);
     this.touch(fresh, now);
     return record.data;
   }
 
-  async update(id: string, patch: Partial<Omit<SessionRecord, 'id'>>): Promise<void> {
-    const record = await this.get(id);
-    if (!record) return;
-    const next = { ...record, ...patch };
-    await this.bucket().put(id, encodeJson(next));
-    this.local.set(id, { record: next, touchedAt: Date.now() });
+  /**
+   * Changes a session's record from its current value in the bucket (compare-and-set, retried), so that
+   * changes made at the same time on other replicas are not lost. Undefined when the session is gone.
+   */
+  async update(
+    id: string,
+    change: (record: SessionRecord) => Partial<Omit<SessionRecord, 'id'>>,
+  ): Promise<SessionRecord | undefined> {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const entry = await this.bucket().get(id);
+      if (!entry || entry.operation !== 'PUT') return undefined;
+      const current = SessionRecordSchema.safeParse(tryDecodeJson(entry.value));
+      if (!current.success) return undefined;
+      const next = { ...current.data, ...change(current.data) };
+      try {
+        const revision = await this.bucket().update(id, encodeJson(next), entry.revision);
+        this.local.set(id, { record: next, revision, touchedAt: Date.now() });
+        return next;
+      } catch {
+        // Written elsewhere in between: read it again.
+      }
+    }
+    throw new Error(`session ${id} changed too often to be updated`);
   }
 
   async delete(id: string): Promise<void> {
@@ -136,11 +161,18 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
     return forgotten;
   }
 
+  /**
+   * Re-writes the record to restart its idle TTL. Compare-and-set: when another replica wrote it meanwhile,
+   * that write restarted the TTL already, and ours must not undo its change.
+   */
   private touch(copy: LocalCopy, now: number): void {
     copy.touchedAt = now;
     this.bucket()
-      .put(copy.record.id, encodeJson(copy.record))
-      .catch((error: unknown) => this.log.warn({ err: error }, 'could not refresh a session record'));
+      .update(copy.record.id, encodeJson(copy.record), copy.revision)
+      .then((revision) => {
+        if (revision > copy.revision) copy.revision = revision;
+      })
+      .catch(() => undefined);
   }
 
   private bucket(): KV {

@@ -151,13 +151,14 @@ export class SessionTransport implements Transport {
   }
 
   /**
-   * Answers one request without the SDK server, as plain JSON: for a request that can emit nothing but its
-   * response (the hot path). A client disconnect or `notifications/cancelled` aborts `work`'s signal.
+   * Answers one request without the SDK server (the hot path): plain JSON when it emits nothing but its
+   * response, SSE from the first message `work` emits (progress, logs, requests to the client). A client
+   * disconnect or `notifications/cancelled` aborts `work`'s signal.
    */
   async handleDirect(
     res: ServerResponse,
     id: RequestId,
-    work: (signal: AbortSignal) => Promise<unknown>,
+    work: (signal: AbortSignal, emit: (message: JSONRPCMessage) => Promise<void>) => Promise<unknown>,
   ): Promise<void> {
     const controller = new AbortController();
     const onClose = () => {
@@ -167,21 +168,41 @@ export class SessionTransport implements Transport {
     if (res.destroyed || res.socket?.destroyed) return;
     this.direct.set(id, controller);
     res.once('close', onClose);
-    let body: string;
+    const emit = async (message: JSONRPCMessage): Promise<void> => {
+      if (res.writableEnded || res.destroyed) return;
+      if (!res.headersSent) {
+        res.writeHead(200, SSE_HEADERS);
+        res.flushHeaders();
+      }
+      res.write(sseEvent(message));
+    };
+    let response: JSONRPCMessage;
     try {
-      body = JSON.stringify({ jsonrpc: '2.0', id, result: await work(controller.signal) });
+      response = { jsonrpc: '2.0', id, result: (await work(controller.signal, emit)) as Record<string, unknown> };
     } catch (error) {
       const rpc = error instanceof RpcError ? error : new RpcError(RPC.InternalError, 'Internal error');
       const data = rpc.data !== undefined ? { data: rpc.data } : {};
-      body = JSON.stringify({ jsonrpc: '2.0', id, error: { code: rpc.code, message: rpc.message, ...data } });
+      response = { jsonrpc: '2.0', id, error: { code: rpc.code, message: rpc.message, ...data } };
     } finally {
       if (this.direct.get(id) === controller) this.direct.delete(id);
       res.off('close', onClose);
     }
-    if (res.destroyed) return;
-    // A cancelled request gets no response message (MCP), but its HTTP exchange still ends: an empty stream.
-    if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
-    else res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+    if (res.destroyed || res.writableEnded) return;
+    // A cancelled request gets no response message (MCP), but its HTTP exchange still ends.
+    if (res.headersSent) res.end(controller.signal.aborted ? undefined : sseEvent(response));
+    else if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
+    else res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(response));
+  }
+
+  /** True while the request `id` of this session is being answered here. */
+  runs(id: RequestId): boolean {
+    return this.direct.has(id) || this.exchanges.has(id);
+  }
+
+  /** A `notifications/cancelled` that reached another replica: stops the request if it runs here. */
+  cancel(requestId: RequestId, reason: string | undefined): void {
+    this.direct.get(requestId)?.abort(new Error(reason ?? 'cancelled by the client'));
+    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason } });
   }
 
   /** Feeds the messages of one POST to the SDK and answers on `res` (202 when none is a request). */

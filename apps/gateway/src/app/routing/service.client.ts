@@ -11,12 +11,14 @@ import {
   UnavailableError,
   fabricSubjects,
   type CallRequest,
+  type LogLevel,
   type Operation,
   type Principal,
 } from '@fabric/contracts';
 import { NatsClient, NoRespondersError, RequestTimeoutError, decodeJson, encodeJson } from '@fabric/platform-nats';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { CallEventBus, type CallListener } from './call-events';
 import { LostCallDetector, LostCallError } from './lost-call.detector';
 
 export interface CallOptions {
@@ -34,6 +36,10 @@ export interface CallOptions {
   sessionId?: string;
   principal?: Principal;
   progressToken?: string | number;
+  /** Receives the call's progress, logs and requests to the client; without it the call has no back channel. */
+  listener?: CallListener;
+  /** The client's minimum log level, so that the service does not send what would be dropped. */
+  logLevel?: LogLevel;
   /** Aborts the call (client cancellation); the service is told to stop. */
   signal?: AbortSignal;
 }
@@ -72,6 +78,7 @@ export class ServiceClient {
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(LostCallDetector) private readonly lostCalls: LostCallDetector,
+    @Inject(CallEventBus) private readonly events: CallEventBus,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
@@ -157,6 +164,7 @@ export class ServiceClient {
       ...(options.sessionId ? { sessionId: options.sessionId } : {}),
       ...(options.principal ? { principal: options.principal } : {}),
       ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
+      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     };
     // The bulkhead: a slow service holds at most this many of the gateway's calls; the rest fail at once.
     const inFlight = this.inFlight.get(options.service) ?? 0;
@@ -166,12 +174,17 @@ export class ServiceClient {
       );
     }
     this.inFlight.set(options.service, inFlight + 1);
+    const back = options.listener ? this.events.open(request.id, options.listener) : undefined;
+    if (back) request.events = back.subject;
     try {
-      return await this.breaker(options.service).fire(() =>
+      const result = await this.breaker(options.service).fire(() =>
         this.send(options, request).catch((error: unknown) => {
           throw this.toFabricError(error, options);
         }),
       );
+      // The service sent its events before its reply: they reach the client first.
+      await back?.settled();
+      return result;
     } catch (error) {
       const failure = this.toFabricError(error, options);
       // Stop the work wherever it still runs: past its deadline, cancelled, or declared lost (in case it is not).
@@ -180,6 +193,7 @@ export class ServiceClient {
       }
       throw failure;
     } finally {
+      back?.close();
       this.inFlight.set(options.service, this.inFlight.get(options.service)! - 1);
     }
   }
