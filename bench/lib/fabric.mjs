@@ -57,14 +57,15 @@ export async function startFabric({ app, service, replicas, namespace, layout, s
   }
 }
 
-/** Deletes the JetStream streams (the gateways' session KV buckets) of every namespace starting with `prefix`. */
+/** Deletes the JetStream streams (session KV buckets, SSE event logs) of every namespace starting with `prefix`. */
 export async function removeNamespaces(prefix) {
   const connection = await connect({ servers: NATS_URL, timeout: 2_000 });
   try {
     const manager = await connection.jetstreamManager();
     const names = [];
     for await (const stream of manager.streams.list()) {
-      if (stream.config.name.startsWith(`KV_${prefix}`)) names.push(stream.config.name);
+      const name = stream.config.name;
+      if (name.startsWith(`KV_${prefix}`) || name.startsWith(prefix)) names.push(name);
     }
     await Promise.all(names.map((name) => manager.streams.delete(name)));
     return names.length;

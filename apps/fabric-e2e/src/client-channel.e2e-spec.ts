@@ -166,6 +166,48 @@ describe('a handler and its client, across gateway replicas', () => {
     );
   });
 
+  it('a POST stream cut mid-call resumes with Last-Event-ID on the other replica, from where it stopped to its end', async () => {
+    const headers = await session(a, {});
+    // Progress only (the steps' info logs are filtered out): the client sees one event, then goes away.
+    await post(a, headers, { id: nextId++, method: 'logging/setLevel', params: { level: 'warning' } });
+    const stream = await call(a, headers, 'testbed_progress_steps', { steps: 4, ms: 150 }, { progressToken: 7 });
+    expect((await stream.next())?.params).toMatchObject({ progress: 1 });
+    const lastSeen = stream.lastEventId!;
+    expect(lastSeen).toMatch(/^[a-z0-9]+_\d+$/);
+    stream.close();
+
+    // The call goes on without its client (a stream can be resumed); the rest is read from the other replica.
+    const resumed = await McpExchange.open('GET', b, { ...headers, 'last-event-id': lastSeen });
+    expect(resumed.status).toBe(200);
+    const rest = await resumed.rest();
+    expect(rest.map((message) => message.params?.['progress'] ?? textOf(message))).toEqual([2, 3, 4, 'done 4 steps']);
+    expect(new Set(resumed.eventIds).size).toBe(4);
+    expect(resumed.eventIds).not.toContain(lastSeen);
+  });
+
+  it('the GET stream resumes on the other replica after the last event the client saw', async () => {
+    const headers = await session(a, {});
+    const uri = 'testbed://counter';
+    await post(a, headers, { id: nextId++, method: 'resources/subscribe', params: { uri } });
+    const first = await McpExchange.open('GET', a, headers);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const other = await session(b, {});
+    await (await call(b, other, 'testbed_bump_counter', {})).rest();
+    await (await call(b, other, 'testbed_bump_counter', {})).rest();
+    await first.next();
+    const seenFirst = first.eventIds[0]!;
+    await first.next();
+    first.close();
+
+    const resumed = await McpExchange.open('GET', b, { ...headers, 'last-event-id': seenFirst });
+    expect(await resumed.next()).toMatchObject({ method: 'notifications/resources/updated', params: { uri } });
+    expect(resumed.eventIds[0]).toBe(first.eventIds[1]);
+    // Then it is the session's live stream on that replica.
+    await (await call(a, other, 'testbed_bump_counter', {})).rest();
+    expect(await resumed.next()).toMatchObject({ method: 'notifications/resources/updated', params: { uri } });
+    resumed.close();
+  });
+
   it('resources/updated reaches a subscribed session on whichever replica holds its stream, and stops after unsubscribe', async () => {
     const headers = await session(a, {});
     const uri = 'testbed://counter';

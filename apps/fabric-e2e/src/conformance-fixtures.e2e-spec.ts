@@ -1,5 +1,5 @@
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
-import { Fabric } from './support/fabric';
+import { Fabric, textOf } from './support/fabric';
 
 // The conformance service's fixtures reach clients unchanged through two gateways with bare names
 // (TOOL_NAME_PREFIX=false), as the official conformance suite expects them.
@@ -33,6 +33,30 @@ describe('conformance fixtures through the fabric', () => {
       isError: true,
       content: [{ type: 'text', text: 'This tool intentionally returns an error for testing' }],
     });
+  });
+
+  it('a JSON Schema 2020-12 input schema is listed as written and enforced, $defs and $ref included', async () => {
+    const { tools } = await client.listTools();
+    expect(tools.find((tool) => tool.name === 'json_schema_2020_12_tool')).toEqual({
+      name: 'json_schema_2020_12_tool',
+      description: 'Tool with JSON Schema 2020-12 features',
+      inputSchema: {
+        $schema: 'https://json-schema.org/draft/2020-12/schema',
+        type: 'object',
+        $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+        properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
+        additionalProperties: false,
+      },
+    });
+    const args = { name: 'x', address: { city: 'y' } };
+    const accepted = await client.callTool({ name: 'json_schema_2020_12_tool', arguments: args });
+    expect(accepted).toEqual({ content: [{ type: 'text', text: `Received: ${JSON.stringify(args)}` }] });
+    const refused = await client.callTool({ name: 'json_schema_2020_12_tool', arguments: { unknown: 1 } });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/^Invalid arguments for tool json_schema_2020_12_tool: .*\bunknown\b/);
+    const throughRef = await client.callTool({ name: 'json_schema_2020_12_tool', arguments: { address: { city: 1 } } });
+    expect(throughRef.isError).toBe(true);
+    expect(textOf(throughRef)).toContain('address.city');
   });
 
   it('resources, templates and prompts answer with the fixtures, arguments substituted', async () => {

@@ -54,6 +54,18 @@ describe('ServiceManifestSchema', () => {
     expect(result.error!.issues[0].path).toEqual(['tools', 0, 'name']);
   });
 
+  it('keeps every keyword of a tool schema as written, 2020-12 keywords included', () => {
+    const inputSchema = {
+      $schema: 'https://json-schema.org/draft/2020-12/schema',
+      type: 'object',
+      $defs: { address: { type: 'object', properties: { city: { type: 'string' } } } },
+      properties: { address: { $ref: '#/$defs/address' } },
+      additionalProperties: false,
+    };
+    const parsed = ServiceManifestSchema.parse({ ...goodManifest, tools: [{ name: 'locate', inputSchema }] });
+    expect(parsed.tools[0].inputSchema).toEqual(inputSchema);
+  });
+
   it('accepts tool names with dots, dashes and underscores up to 128 characters', () => {
     const name = `a.b-c_${'d'.repeat(122)}`;
     expect(ServiceManifestSchema.safeParse({ ...goodManifest, tools: [{ ...goodManifest.tools![0], name }] }).success).toBe(true);

@@ -36,6 +36,12 @@ export function fabricSubjects(namespace = 'fabric') {
     clientResponses: (replica: string) => `${root}.gateway.${subjectToken(replica)}.responses`,
     /** A client's `notifications/cancelled`, heard by every gateway replica (the one running the request stops it). */
     clientCancelled: `${root}.gateway.cancelled`,
+    /**
+     * The SSE events of one stream of one session (`stream`: random per POST stream, `get` for the session's
+     * GET stream), kept in JetStream for a while so that a client can resume on any replica.
+     */
+    sseEvents: (sessionId: string, stream: string) => `${root}.sse.${subjectToken(sessionId)}.${subjectToken(stream)}`,
+    sseEventsAll: `${root}.sse.>`,
     /** A service reporting a changed resource; every gateway replica tells its subscribed sessions. */
     resourceUpdated: `${root}.resources.updated`,
     /** Announcements (start and heartbeat) of service instances. */

@@ -7,6 +7,9 @@ import { TEST_AUDIO_BASE64, TEST_IMAGE_BASE64 } from './fixtures';
 
 const NO_ARGUMENTS = z.object({});
 
+// The `id` puts the address in `$defs` and references it with `$ref` (SEP-1613's expected schema).
+const ADDRESS = z.object({ street: z.string().optional(), city: z.string().optional() }).meta({ id: 'address' });
+
 /** Sampling and elicitation wait for the client, which may wait for a person. */
 const ASK_TIMEOUT_MS = 30_000;
 
@@ -104,6 +107,15 @@ export class ConformanceTools {
       ctx.progress(progress, 100, `Completed step ${progress} of 100`);
     }
     return 'Progress tool completed';
+  }
+
+  @McpTool({
+    name: 'json_schema_2020_12_tool',
+    description: 'Tool with JSON Schema 2020-12 features',
+    input: z.strictObject({ name: z.string().optional(), address: ADDRESS.optional() }),
+  })
+  jsonSchema202012(args: object): string {
+    return `Received: ${JSON.stringify(args)}`;
   }
 
   @McpTool({

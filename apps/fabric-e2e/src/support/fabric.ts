@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { connect } from 'nats';
 import { AppProcess, eventually } from './processes';
 import { RoundRobinProxy } from './round-robin-proxy';
 
@@ -109,6 +110,22 @@ export class Fabric {
     await Promise.all(this.clients.map((client) => client.close().catch(() => undefined)));
     await Promise.all(this.processes.map((process) => process.stop('SIGKILL')));
     await this.proxy?.close();
+    await this.removeStreams();
+  }
+
+  /** Deletes this fabric's JetStream streams (session bucket, SSE event log): the machine's NATS keeps no trace. */
+  private async removeStreams(): Promise<void> {
+    const connection = await connect({ servers: this.sharedEnv['NATS_URL'], timeout: 2_000 });
+    try {
+      const manager = await connection.jetstreamManager();
+      const names: string[] = [];
+      for await (const stream of manager.streams.list()) {
+        if (stream.config.name.includes(this.namespace)) names.push(stream.config.name);
+      }
+      await Promise.all(names.map((name) => manager.streams.delete(name)));
+    } finally {
+      await connection.close();
+    }
   }
 }
 

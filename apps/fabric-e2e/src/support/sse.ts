@@ -17,6 +17,10 @@ export class McpExchange {
   private readonly waiters: ((message: RpcMessage | undefined) => void)[] = [];
   private ended = false;
   private readonly controller = new AbortController();
+  /** Id of the last SSE event received (what a client sends back as `Last-Event-ID`). */
+  lastEventId?: string;
+  /** Ids of the SSE events received, in order (undefined for events without one). */
+  readonly eventIds: (string | undefined)[] = [];
 
   private constructor(readonly response: Response) {}
 
@@ -104,12 +108,15 @@ export class McpExchange {
         while ((boundary = buffer.indexOf('\n\n')) >= 0) {
           const event = buffer.slice(0, boundary);
           buffer = buffer.slice(boundary + 2);
-          const data = event
-            .split('\n')
-            .filter((line) => line.startsWith('data:'))
-            .map((line) => line.slice(5).trimStart())
-            .join('\n');
-          if (data) this.push(JSON.parse(data) as RpcMessage);
+          const lines = event.split('\n');
+          const field = (name: string) =>
+            lines.filter((line) => line.startsWith(`${name}:`)).map((line) => line.slice(name.length + 1).trimStart());
+          const data = field('data').join('\n');
+          const id = field('id')[0];
+          if (!data) continue;
+          if (id) this.lastEventId = id;
+          this.eventIds.push(id);
+          this.push(JSON.parse(data) as RpcMessage);
         }
       }
     } catch {

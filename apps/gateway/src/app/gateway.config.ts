@@ -45,5 +45,7 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
    * set it above the load balancer's readiness polling period (Kubernetes: a few seconds).
    */
   DRAIN_DELAY_MS: intEnv(0, 0),
+  /** How long the events of SSE streams are kept (JetStream) for clients to resume with `Last-Event-ID`. */
+  SSE_RETENTION_MS: intEnv(5 * 60_000, 1_000),
 });
 export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;

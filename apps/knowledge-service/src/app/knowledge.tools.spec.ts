@@ -2,7 +2,7 @@ import { HandlerTable } from '@fabric/service-kit';
 import { acme, alice, aliceKnowsBob, aliceWorksAtAcme, bob, callContext, openReplica, seed, type GraphReplica } from '../testing/graph.fixtures';
 import { KnowledgeTools, skippedEntitiesNotice } from './knowledge.tools';
 
-// JSON Schemas as the reference server publishes them (its tools.test.ts), without `$schema`, which the kit drops.
+// JSON Schemas as the reference server publishes them (its tools.test.ts); the kit adds `$schema` to input schemas.
 const entityItem = (closed: boolean) => ({
   type: 'object',
   properties: {
@@ -168,7 +168,13 @@ describe('KnowledgeTools', () => {
 
     it('declares the nine tools of the reference memory server with its input and output schemas', () => {
       const declared = Object.fromEntries(manifest().tools.map((tool) => [tool.name, { input: tool.inputSchema, output: tool.outputSchema }]));
-      expect(declared).toEqual(referenceSchemas);
+      const published = Object.fromEntries(
+        Object.entries(referenceSchemas).map(([name, { input, output }]) => [
+          name,
+          { input: { $schema: 'https://json-schema.org/draft/2020-12/schema', ...input }, output },
+        ]),
+      );
+      expect(declared).toEqual(published);
     });
 
     it('marks the read tools read-only, the delete tools destructive, and every tool idempotent and closed-world', () => {

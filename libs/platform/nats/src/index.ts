@@ -4,3 +4,5 @@ export { NatsUnreachableError, NoRespondersError, RequestTimeoutError } from './
 export { NatsModule } from './nats.module';
 export { KvWatchInclude } from 'nats';
 export type { Msg, KV, KvEntry, Subscription } from 'nats';
+export { RetainedStream } from './retained-stream';
+export type { RetainedMessage } from './retained-stream';

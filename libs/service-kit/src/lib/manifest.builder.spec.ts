@@ -3,6 +3,7 @@ import type { Declarations } from './manifest.builder';
 import { buildManifest, toJsonSchema, toPromptArguments } from './manifest.builder';
 
 const identity = { service: 'orders', version: '1.0.0' };
+const DRAFT_2020_12 = 'https://json-schema.org/draft/2020-12/schema';
 const none: Declarations = { tools: [], resources: [], resourceTemplates: [], prompts: [], completions: [] };
 
 describe('toJsonSchema', () => {
@@ -18,9 +19,9 @@ describe('toJsonSchema', () => {
     expect(toJsonSchema(input, 'output')).toMatchObject({ required: ['query', 'limit'] });
   });
 
-  it('carries .describe() texts and drops the $schema key', () => {
+  it('carries .describe() texts and names its dialect, 2020-12', () => {
     const schema = toJsonSchema(input, 'input');
-    expect(schema).not.toHaveProperty('$schema');
+    expect(schema['$schema']).toBe(DRAFT_2020_12);
     expect((schema['properties'] as Record<string, unknown>)['query']).toEqual({ type: 'string', description: 'What to look for' });
   });
 });
@@ -73,6 +74,35 @@ describe('buildManifest', () => {
         cache: { ttlSeconds: 5, scope: 'principal' },
       },
     ]);
+  });
+
+  it('keeps $schema, $defs, $ref and additionalProperties of an input schema (SEP-1613)', () => {
+    const address = z.object({ street: z.string().optional(), city: z.string().optional() }).meta({ id: 'address' });
+    const manifest = buildManifest(identity, {
+      ...none,
+      tools: [
+        {
+          name: 'json_schema_2020_12_tool',
+          description: 'Tool with JSON Schema 2020-12 features',
+          input: z.strictObject({ name: z.string().optional(), address: address.optional() }),
+        },
+      ],
+    });
+    expect(manifest.tools[0].inputSchema).toEqual({
+      $schema: DRAFT_2020_12,
+      type: 'object',
+      $defs: { address: { type: 'object', properties: { street: { type: 'string' }, city: { type: 'string' } } } },
+      properties: { name: { type: 'string' }, address: { $ref: '#/$defs/address' } },
+      additionalProperties: false,
+    });
+  });
+
+  it('publishes an output schema without $schema, which draft-07 clients cannot resolve', () => {
+    const manifest = buildManifest(identity, {
+      ...none,
+      tools: [{ name: 'total', description: 'Totals', input: z.object({}), output: z.object({ total: z.number() }) }],
+    });
+    expect(manifest.tools[0].outputSchema).not.toHaveProperty('$schema');
   });
 
   it('leaves out the optional keys a tool did not declare', () => {

@@ -33,10 +33,17 @@ export interface Declarations {
   completions: CompletionTarget[];
 }
 
-/** JSON Schema (2020-12) of a zod schema, as clients see it; `io: 'input'` keeps defaulted fields optional. */
+/**
+ * JSON Schema 2020-12 of a zod schema (`$schema` included), as clients see it; `io: 'input'` keeps
+ * defaulted fields optional. A zod schema with `.meta({ id })` lands in `$defs`, referenced by `$ref`.
+ */
 export function toJsonSchema(schema: z.ZodType, io: 'input' | 'output'): Record<string, unknown> {
-  const { $schema: _drop, ...jsonSchema } = z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
-  return jsonSchema;
+  return z.toJSONSchema(schema, { io, unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
+/** A JSON Schema without its `$schema` key (2020-12 is MCP's default dialect). */
+function withoutDialect({ $schema: _dialect, ...schema }: Record<string, unknown>): Record<string, unknown> {
+  return schema;
 }
 
 /** MCP prompt arguments of a zod object: one per key, with its description and whether it is required. */
@@ -66,7 +73,9 @@ export function buildManifest(identity: ServiceIdentity, declarations: Declarati
     ...(tool.title ? { title: tool.title } : {}),
     description: tool.description,
     inputSchema: toJsonSchema(tool.input, 'input'),
-    ...(tool.output ? { outputSchema: toJsonSchema(tool.output, 'output') } : {}),
+    // Clients compile output schemas on tools/list, some (the MCP Inspector) with a draft-07 Ajv that cannot
+    // resolve the 2020-12 `$schema` URI and then skips checking results; input schemas keep it (SEP-1613).
+    ...(tool.output ? { outputSchema: withoutDialect(toJsonSchema(tool.output, 'output')) } : {}),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
     ...(tool.icons ? { icons: tool.icons } : {}),
     ...(tool.timeoutMs ? { timeoutMs: tool.timeoutMs } : {}),

@@ -15,6 +15,7 @@ import {
 import { HttpDrain } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { ClientRequests } from './client-requests';
+import { EventLog, GET_STREAM, parseEventId } from './event-log';
 import { RPC } from './rpc.error';
 import { HttpRejection, checkAccept, checkJsonContentType, checkOriginAndHost, readBody } from './http-checks';
 import { McpServerFactory } from './mcp-server.factory';
@@ -34,6 +35,7 @@ export class McpController {
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(McpServerFactory) private readonly factory: McpServerFactory,
     @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
+    @Inject(EventLog) private readonly events: EventLog,
     @Inject(HttpDrain) private readonly drain: HttpDrain,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {}
@@ -96,6 +98,21 @@ export class McpController {
           'Retry-After': '1',
           Connection: 'close',
         });
+      }
+      const lastEventId = req.headers['last-event-id'];
+      const resumed = typeof lastEventId === 'string' ? parseEventId(lastEventId) : undefined;
+      // Resuming a POST's stream replays (and follows to its end) what that stream sent after the id.
+      if (resumed && resumed.stream !== GET_STREAM) {
+        await this.events.resume(res, session.id, lastEventId as string, true);
+        if (!res.writableEnded) res.end();
+        return;
+      }
+      if (session.transport.hasStream) {
+        throw new HttpRejection(409, RPC.ServerError, 'Conflict: only one SSE stream is allowed per session');
+      }
+      if (resumed) {
+        await this.events.resume(res, session.id, lastEventId as string, false);
+        if (res.destroyed) return;
       }
       if (!session.transport.attachStream(res)) {
         throw new HttpRejection(409, RPC.ServerError, 'Conflict: only one SSE stream is allowed per session');

@@ -3,6 +3,7 @@ import { CatalogModule } from '../catalog/catalog.module';
 import { RoutingModule } from '../routing/routing.module';
 import { ArgumentValidator } from './argument.validator';
 import { ClientRequests } from './client-requests';
+import { EventLog } from './event-log';
 import { McpController } from './mcp.controller';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpSessions } from './mcp.sessions';
@@ -12,6 +13,6 @@ import { SessionStore } from './session.store';
 @Module({
   imports: [CatalogModule, RoutingModule],
   controllers: [McpController],
-  providers: [ArgumentValidator, ClientRequests, McpServerFactory, McpSessions, SessionStore],
+  providers: [ArgumentValidator, ClientRequests, EventLog, McpServerFactory, McpSessions, SessionStore],
 })
 export class McpModule {}

@@ -9,6 +9,7 @@ import { HttpDrain, MetricsRegistry } from '@fabric/platform-observability';
 import { CatalogService } from '../catalog/catalog.service';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { CallEventBus } from '../routing/call-events';
+import { EventLog } from './event-log';
 import { McpServerFactory } from './mcp-server.factory';
 import { SessionStore, type SessionRecord } from './session.store';
 import { SessionTransport } from './session.transport';
@@ -50,6 +51,7 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
     @Inject(HttpDrain) private readonly drain: HttpDrain,
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(CallEventBus) private readonly bus: CallEventBus,
+    @Inject(EventLog) private readonly events: EventLog,
     @Inject(GATEWAY_ENV) env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
@@ -170,7 +172,7 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async build(id: string): Promise<LiveSession> {
-    const transport = new SessionTransport(id);
+    const transport = new SessionTransport(id, this.events);
     const server = this.factory.create(id);
     await server.connect(transport);
     return { id, server, transport };

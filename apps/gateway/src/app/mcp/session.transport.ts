@@ -9,6 +9,8 @@ import {
   type MessageExtraInfo,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { randomBytes } from 'node:crypto';
+import { GET_STREAM, SSE_HEADERS, type EventLog, type SseWriter } from './event-log';
 import { RPC, RpcError } from './rpc.error';
 
 /** Where the messages answering one POST go. */
@@ -16,16 +18,8 @@ interface Exchange {
   deliver(message: JSONRPCMessage, isResponse: boolean): Promise<void>;
 }
 
-const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
-  'X-Accel-Buffering': 'no',
-};
-
-function sseEvent(message: JSONRPCMessage): string {
-  return `event: message\ndata: ${JSON.stringify(message)}\n\n`;
-}
+/** Opens a resumable SSE stream on a response (see `EventLog`). */
+type OpenStream = (res: ServerResponse, headers?: Record<string, string>) => SseWriter;
 
 /**
  * The answer to one POST: plain JSON when the requests produce only their responses, SSE as soon as a
@@ -34,7 +28,7 @@ function sseEvent(message: JSONRPCMessage): string {
 class HttpExchange implements Exchange {
   private readonly pending: Set<RequestId>;
   private readonly buffered: JSONRPCMessage[] = [];
-  private streaming = false;
+  private writer?: SseWriter;
   private closed = false;
 
   constructor(
@@ -43,9 +37,15 @@ class HttpExchange implements Exchange {
     private readonly batch: boolean,
     private readonly headers: Record<string, string>,
     private beforeFirstWrite: (() => Promise<void>) | undefined,
+    private readonly openStream: OpenStream,
     private readonly onDone: (ids: RequestId[]) => void,
   ) {
     this.pending = new Set(ids);
+  }
+
+  /** Once streaming, the answer is resumable: a client that goes away may come back for the rest. */
+  get streaming(): boolean {
+    return this.writer !== undefined;
   }
 
   get ids(): RequestId[] {
@@ -60,10 +60,11 @@ class HttpExchange implements Exchange {
     if (this.closed) return;
     if (isResponse) this.pending.delete((message as { id: RequestId }).id);
     const done = this.pending.size === 0;
-    if (!this.streaming && !isResponse && !(await this.startStream())) return;
-    if (this.streaming) {
-      this.res.write(sseEvent(message));
-      if (done) this.finish(() => this.res.end());
+    if (!this.writer && !isResponse && !(await this.startStream())) return;
+    if (this.writer) {
+      const writer = this.writer;
+      void writer.write(message);
+      if (done) this.finish(() => void writer.end());
       return;
     }
     this.buffered.push(message);
@@ -76,10 +77,8 @@ class HttpExchange implements Exchange {
 
   private async startStream(): Promise<boolean> {
     if (!(await this.runBeforeFirstWrite())) return false;
-    this.streaming = true;
-    this.res.writeHead(200, { ...this.headers, ...SSE_HEADERS });
-    this.res.flushHeaders();
-    for (const message of this.buffered.splice(0)) this.res.write(sseEvent(message));
+    this.writer = this.openStream(this.res, this.headers);
+    for (const message of this.buffered.splice(0)) void this.writer.write(message);
     return true;
   }
 
@@ -141,10 +140,16 @@ export class SessionTransport implements Transport {
   private readonly exchanges = new Map<RequestId, Exchange>();
   /** Requests answered by `handleDirect`, to abort on `notifications/cancelled`. */
   private readonly direct = new Map<RequestId, AbortController>();
-  private standalone?: { res: ServerResponse; keepalive: NodeJS.Timeout };
+  private standalone?: { res: ServerResponse; writer: SseWriter; keepalive: NodeJS.Timeout };
   private closed = false;
+  private readonly openStream: OpenStream;
 
-  constructor(readonly sessionId: string) {}
+  constructor(
+    readonly sessionId: string,
+    private readonly events: EventLog,
+  ) {
+    this.openStream = (res, headers) => events.open(res, sessionId, randomBytes(4).toString('hex'), headers);
+  }
 
   async start(): Promise<void> {
     // Nothing to open: HTTP requests arrive through handlePost/attachStream.
@@ -161,20 +166,19 @@ export class SessionTransport implements Transport {
     work: (signal: AbortSignal, emit: (message: JSONRPCMessage) => Promise<void>) => Promise<unknown>,
   ): Promise<void> {
     const controller = new AbortController();
+    let writer: SseWriter | undefined;
+    // A client gone from a plain JSON answer cannot come back for it: stop the work. A stream can be resumed.
     const onClose = () => {
-      if (!res.writableFinished) controller.abort(new Error('client disconnected'));
+      if (!res.writableFinished && !writer) controller.abort(new Error('client disconnected'));
     };
     // The client may have gone while its session was being looked up.
     if (res.destroyed || res.socket?.destroyed) return;
     this.direct.set(id, controller);
     res.once('close', onClose);
-    const emit = async (message: JSONRPCMessage): Promise<void> => {
-      if (res.writableEnded || res.destroyed) return;
-      if (!res.headersSent) {
-        res.writeHead(200, SSE_HEADERS);
-        res.flushHeaders();
-      }
-      res.write(sseEvent(message));
+    const emit = (message: JSONRPCMessage): Promise<void> => {
+      if (controller.signal.aborted) return Promise.resolve();
+      writer ??= this.openStream(res);
+      return writer.write(message);
     };
     let response: JSONRPCMessage;
     try {
@@ -187,10 +191,14 @@ export class SessionTransport implements Transport {
       if (this.direct.get(id) === controller) this.direct.delete(id);
       res.off('close', onClose);
     }
-    if (res.destroyed || res.writableEnded) return;
     // A cancelled request gets no response message (MCP), but its HTTP exchange still ends.
-    if (res.headersSent) res.end(controller.signal.aborted ? undefined : sseEvent(response));
-    else if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
+    if (writer) {
+      if (!controller.signal.aborted) await writer.write(response);
+      await writer.end();
+      return;
+    }
+    if (res.destroyed || res.writableEnded) return;
+    if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
     else res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(response));
   }
 
@@ -217,12 +225,21 @@ export class SessionTransport implements Transport {
     if (ids.length === 0) {
       res.writeHead(202, options.headers).end();
     } else {
-      const exchange = new HttpExchange(res, ids, batch, options.headers ?? {}, options.beforeFirstWrite, () => {
-        for (const id of ids) this.exchanges.delete(id);
-      });
+      const exchange = new HttpExchange(
+        res,
+        ids,
+        batch,
+        options.headers ?? {},
+        options.beforeFirstWrite,
+        this.openStream,
+        () => {
+          for (const id of ids) this.exchanges.delete(id);
+        },
+      );
       for (const id of ids) this.exchanges.set(id, exchange);
       res.on('close', () => {
-        if (exchange.ids.length === 0) return;
+        // Unanswered, or streaming: the rest is stored for the client to resume.
+        if (exchange.ids.length === 0 || exchange.streaming) return;
         // The client went away: stop the work it was waiting for.
         exchange.markClosed();
         for (const id of exchange.ids) {
@@ -247,14 +264,16 @@ export class SessionTransport implements Transport {
     });
   }
 
-  /** Opens the session's stream for messages not tied to a request; false when one is already open here. */
+  /**
+   * Opens the session's stream for messages not tied to a request (headers written unless a resume already
+   * did); false when one is already open here.
+   */
   attachStream(res: ServerResponse): boolean {
     if (this.standalone) return false;
-    res.writeHead(200, SSE_HEADERS);
-    res.flushHeaders();
+    const writer = this.events.open(res, this.sessionId, GET_STREAM);
     const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
     keepalive.unref();
-    this.standalone = { res, keepalive };
+    this.standalone = { res, writer, keepalive };
     res.on('close', () => {
       clearInterval(keepalive);
       if (this.standalone?.res === res) this.standalone = undefined;
@@ -281,7 +300,7 @@ export class SessionTransport implements Transport {
       await exchange.deliver(message, false);
       return;
     }
-    this.standalone?.res.write(sseEvent(message));
+    await this.standalone?.writer.write(message);
   }
 
   /** Ends the stream for messages not tied to a request; the client opens a new one (on any replica). */
