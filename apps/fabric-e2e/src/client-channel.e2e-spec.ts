@@ -104,6 +104,27 @@ describe('a handler and its client, across gateway replicas', () => {
     expect(textOf(refused)).toMatch(/does not support form elicitation/);
   });
 
+  it('only the session that was asked can answer, and an answer that breaks the requested schema is refused', async () => {
+    const headers = await session(a, { sampling: {}, elicitation: {} });
+    const intruder = await session(b, { sampling: {} });
+    const stream = await call(a, headers, 'testbed_ask_model', { prompt: 'Whose question?' });
+    const request = await stream.next();
+    const answer = (text: string) => ({
+      id: request!.id,
+      result: { role: 'assistant', content: { type: 'text', text }, model: 'e2e-model' },
+    });
+    await post(b, intruder, answer('the intruder'));
+    await post(b, headers, answer('the client'));
+    expect(textOf(await stream.next())).toBe('model said: the client');
+
+    const form = await call(b, headers, 'testbed_ask_user', { message: 'Your name?' });
+    const elicitation = await form.next();
+    await post(a, headers, { id: elicitation!.id, result: { action: 'accept', content: { name: 42 } } });
+    const refused = await form.next();
+    expect(refused?.result?.['isError']).toBe(true);
+    expect(textOf(refused)).toMatch(/does not match the requested schema: name/);
+  });
+
   it('progress and logs reach the client before the result, filtered by the level set on the other replica', async () => {
     const headers = await session(a, {});
     await post(a, headers, { id: nextId++, method: 'logging/setLevel', params: { level: 'warning' } });

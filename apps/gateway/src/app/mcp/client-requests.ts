@@ -15,6 +15,7 @@ import { NatsClient, tryDecodeJson, type Subscription } from '@fabric/platform-n
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { CallEventBus } from '../routing/call-events';
+import { ArgumentValidator } from './argument.validator';
 import { SessionStore } from './session.store';
 
 /** Writes a message on the stream of the request being served. */
@@ -57,11 +58,12 @@ export class ClientRequests implements OnApplicationBootstrap, OnApplicationShut
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(CallEventBus) private readonly bus: CallEventBus,
     @Inject(SessionStore) private readonly sessions: SessionStore,
+    @Inject(ArgumentValidator) private readonly validator: ArgumentValidator,
     @Inject(GATEWAY_ENV) env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
-    this.idPattern = /^fabric-([0-9a-f]+)-\d+$/;
+    this.idPattern = /^fabric-([0-9a-f]{12})-\d{1,15}$/;
     this.forwarded = metrics.counter(
       'fabric_gateway_client_responses_forwarded_total',
       "Clients' answers to server-to-client requests that reached another replica and were forwarded to the one waiting",
@@ -116,6 +118,7 @@ export class ClientRequests implements OnApplicationBootstrap, OnApplicationShut
           retryable: false,
         });
       }
+      this.checkElicited(request, result.data);
       return result.data;
     } finally {
       this.pending.delete(id);
@@ -149,14 +152,34 @@ export class ClientRequests implements OnApplicationBootstrap, OnApplicationShut
     pending.resolve(message);
   }
 
+  /** What a user accepted must match the schema the handler asked for (handlers rely on it). */
+  private checkElicited(request: ClientRequest, result: { action?: unknown; content?: unknown }): void {
+    const schema = request.params['requestedSchema'] as Record<string, unknown> | undefined;
+    if (request.method !== 'elicitation/create' || result.action !== 'accept' || !schema) return;
+    const invalid = this.validator.validate(schema, result.content ?? {});
+    if (invalid) {
+      throw new FabricError('INVALID_ARGUMENT', `The user's answer does not match the requested schema: ${invalid}`, {
+        retryable: false,
+      });
+    }
+  }
+
   private async checkCapability(sessionId: string, request: ClientRequest): Promise<void> {
     const record = await this.sessions.get(sessionId);
     const capabilities = (record?.initialize['capabilities'] ?? {}) as {
-      sampling?: object;
+      sampling?: { tools?: object; context?: object };
       elicitation?: { form?: object; url?: object };
     };
-    if (request.method === 'sampling/createMessage' && !capabilities.sampling) {
-      throw new UnavailableError('The client does not support sampling (sampling/createMessage)', { retryable: false });
+    if (request.method === 'sampling/createMessage') {
+      const sampling = capabilities.sampling;
+      const unsupported = !sampling
+        ? 'sampling (sampling/createMessage)'
+        : (request.params['tools'] || request.params['toolChoice']) && !sampling.tools
+          ? 'tool use in sampling'
+          : [undefined, 'none'].includes(request.params['includeContext'] as string | undefined) || sampling.context
+            ? undefined
+            : 'includeContext in sampling';
+      if (unsupported) throw new UnavailableError(`The client does not support ${unsupported}`, { retryable: false });
     }
     if (request.method === 'elicitation/create') {
       const elicitation = capabilities.elicitation;

@@ -13,6 +13,8 @@ const END = { end: true } as const;
 /** The stream id of a session's GET stream; POST streams get random ones. */
 export const GET_STREAM = 'get';
 
+const KEEPALIVE_MS = 15_000;
+
 const EVENT_ID = /^([a-z0-9]{1,16})_(\d{1,15})$/;
 
 export const SSE_HEADERS = {
@@ -119,11 +121,24 @@ export class EventLog implements OnApplicationBootstrap {
  */
 export class SseWriter {
   private chain: Promise<void> = Promise.resolve();
+  private readonly keepalive: NodeJS.Timeout;
 
   constructor(
     private readonly res: ServerResponse,
     private readonly store: (message: JSONRPCMessage | typeof END) => Promise<string>,
-  ) {}
+  ) {
+    // A stream may stay quiet for long (a user answering an elicitation): proxies must not close it as idle.
+    this.keepalive = setInterval(() => {
+      if (!res.writableEnded && !res.destroyed) res.write(': keepalive\n\n');
+    }, KEEPALIVE_MS);
+    this.keepalive.unref();
+    res.once('close', () => this.stop());
+  }
+
+  /** Stops the keepalive (the response ended or was handed back). */
+  stop(): void {
+    clearInterval(this.keepalive);
+  }
 
   write(message: JSONRPCMessage): Promise<void> {
     this.chain = this.chain.then(async () => {
@@ -138,6 +153,7 @@ export class SseWriter {
   end(): Promise<void> {
     this.chain = this.chain.then(async () => {
       await this.store(END).catch(() => undefined);
+      this.stop();
       if (!this.res.writableEnded) this.res.end();
     });
     return this.chain;

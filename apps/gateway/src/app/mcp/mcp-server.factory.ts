@@ -52,6 +52,9 @@ export interface RequestContext {
   emit?: Emit;
 }
 
+/** Resource subscriptions one session may hold. */
+const MAX_SUBSCRIPTIONS = 100;
+
 export const SERVER_INFO = { name: 'mcp-fabric', title: 'MCP Fabric', version: '0.1.0' } as const;
 
 /** Protocol error of a failed resource/prompt/completion call (tools report failures as `isError` results). */
@@ -165,7 +168,8 @@ export class McpServerFactory {
         const { type: _type, ...message } = event;
         await emit({ jsonrpc: '2.0', method: 'notifications/message', params: message });
       },
-      request: (request) => this.clientRequests.send(sessionId, request, emit, signal),
+      request: (request, callEnded) =>
+        this.clientRequests.send(sessionId, request, emit, signal ? AbortSignal.any([signal, callEnded]) : callEnded),
     };
     return { sessionId, progressToken, signal, logLevel, listener };
   }
@@ -368,8 +372,13 @@ export class McpServerFactory {
       const uri = request.params.uri;
       if (!this.resolveResource(this.catalog.snapshot, uri))
         throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+      const current = (await this.sessions.get(sessionId))?.subscriptions ?? [];
+      // Templates match endless URIs; the record every replica copies must stay small.
+      if (!current.includes(uri) && current.length >= MAX_SUBSCRIPTIONS) {
+        throw new RpcError(RPC.InvalidParams, `A session can subscribe to at most ${MAX_SUBSCRIPTIONS} resources`);
+      }
       await this.sessions.update(sessionId, (record) => ({
-        subscriptions: [...new Set([...(record.subscriptions ?? []), uri])],
+        subscriptions: [...new Set([...(record.subscriptions ?? []), uri])].slice(0, MAX_SUBSCRIPTIONS),
       }));
       return {};
     });

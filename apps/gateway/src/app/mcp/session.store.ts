@@ -130,10 +130,13 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
       const next = { ...current.data, ...change(current.data) };
       try {
         const revision = await this.bucket().update(id, encodeJson(next), entry.revision);
-        this.local.set(id, { record: next, revision, touchedAt: Date.now() });
+        // The watch may have brought a newer write of another replica meanwhile: keep the newest.
+        const copy = this.local.get(id);
+        if (!copy || revision > copy.revision) this.local.set(id, { record: next, revision, touchedAt: Date.now() });
         return next;
-      } catch {
-        // Written elsewhere in between: read it again.
+      } catch (error) {
+        // Written elsewhere in between: read it again. Anything else (too large, NATS down) is a real failure.
+        if (!isRevisionConflict(error)) throw error;
       }
     }
     throw new Error(`session ${id} changed too often to be updated`);
@@ -167,16 +170,45 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
    */
   private touch(copy: LocalCopy, now: number): void {
     copy.touchedAt = now;
+    const id = copy.record.id;
     this.bucket()
-      .update(copy.record.id, encodeJson(copy.record), copy.revision)
+      .update(id, encodeJson(copy.record), copy.revision)
       .then((revision) => {
         if (revision > copy.revision) copy.revision = revision;
       })
+      .catch(() => this.resync(id, copy));
+  }
+
+  /**
+   * After a refused refresh: take the bucket's record as it is, or forget the session when it is gone there
+   * (expired while NATS was unreachable, deleted while the watch was behind), like every other replica.
+   */
+  private async resync(id: string, copy: LocalCopy): Promise<void> {
+    const entry = await this.bucket()
+      .get(id)
       .catch(() => undefined);
+    // NATS unreachable: keep serving from the copy; the next refresh tries again.
+    if (entry === undefined) return;
+    const record = entry?.operation === 'PUT' ? SessionRecordSchema.safeParse(tryDecodeJson(entry.value)) : undefined;
+    if (!entry || !record?.success) {
+      if (this.local.get(id) === copy && this.local.delete(id)) {
+        for (const listener of this.deletedListeners) listener(id);
+      }
+      return;
+    }
+    if (entry.revision > copy.revision) {
+      copy.record = record.data;
+      copy.revision = entry.revision;
+    }
   }
 
   private bucket(): KV {
     if (!this.kv) throw new Error('session store used before start-up');
     return this.kv;
   }
+}
+
+/** A compare-and-set write refused because the record changed since it was read. */
+function isRevisionConflict(error: unknown): boolean {
+  return /wrong last sequence/i.test((error as Error | undefined)?.message ?? '');
 }

@@ -126,8 +126,6 @@ export interface PostOptions {
   extra?: MessageExtraInfo;
 }
 
-const KEEPALIVE_MS = 15_000;
-
 /**
  * An SDK `Transport` for one session on this replica. It holds no session state of its own (that is in
  * the session store): it only routes the SDK's outgoing messages to the HTTP responses of this replica.
@@ -140,7 +138,7 @@ export class SessionTransport implements Transport {
   private readonly exchanges = new Map<RequestId, Exchange>();
   /** Requests answered by `handleDirect`, to abort on `notifications/cancelled`. */
   private readonly direct = new Map<RequestId, AbortController>();
-  private standalone?: { res: ServerResponse; writer: SseWriter; keepalive: NodeJS.Timeout };
+  private standalone?: { res: ServerResponse; writer: SseWriter };
   private closed = false;
   private readonly openStream: OpenStream;
 
@@ -271,11 +269,8 @@ export class SessionTransport implements Transport {
   attachStream(res: ServerResponse): boolean {
     if (this.standalone) return false;
     const writer = this.events.open(res, this.sessionId, GET_STREAM);
-    const keepalive = setInterval(() => res.write(': keepalive\n\n'), KEEPALIVE_MS);
-    keepalive.unref();
-    this.standalone = { res, writer, keepalive };
+    this.standalone = { res, writer };
     res.on('close', () => {
-      clearInterval(keepalive);
       if (this.standalone?.res === res) this.standalone = undefined;
     });
     return true;
@@ -306,7 +301,7 @@ export class SessionTransport implements Transport {
   /** Ends the stream for messages not tied to a request; the client opens a new one (on any replica). */
   endStream(): void {
     if (!this.standalone) return;
-    clearInterval(this.standalone.keepalive);
+    this.standalone.writer.stop();
     this.standalone.res.end();
     this.standalone = undefined;
   }
@@ -314,6 +309,8 @@ export class SessionTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // The session is gone everywhere: nobody can receive what its running calls would answer.
+    for (const controller of this.direct.values()) controller.abort(new Error('session closed'));
     this.endStream();
     this.exchanges.clear();
     this.onclose?.();

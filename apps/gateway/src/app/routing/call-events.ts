@@ -18,8 +18,8 @@ import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 export interface CallListener {
   /** A progress or log event, delivered in the order the service sent them. */
   event(event: CallEvent): Promise<void> | void;
-  /** A request of the call to its client; resolves with the client's result. */
-  request(request: ClientRequest): Promise<unknown>;
+  /** A request of the call to its client; resolves with the client's result. `signal` fires when the call ends. */
+  request(request: ClientRequest, signal: AbortSignal): Promise<unknown>;
 }
 
 /** A call registered with the bus: its subject goes into the CallRequest. */
@@ -33,6 +33,8 @@ export interface OpenCall {
 interface Registration {
   listener: CallListener;
   delivered: Promise<void>;
+  /** Aborted when the call ends: its requests to the client are withdrawn. */
+  ended: AbortController;
 }
 
 /**
@@ -68,13 +70,14 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   open(callId: string, listener: CallListener): OpenCall {
-    const registration: Registration = { listener, delivered: Promise.resolve() };
+    const registration: Registration = { listener, delivered: Promise.resolve(), ended: new AbortController() };
     this.calls.set(callId, registration);
     return {
       subject: this.subjects.callEvents(this.replica, callId),
       settled: () => registration.delivered,
       close: () => {
         if (this.calls.get(callId) === registration) this.calls.delete(callId);
+        registration.ended.abort(new UnavailableError('The call is over', { retryable: false }));
       },
     };
   }
@@ -91,7 +94,7 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
           : new UnavailableError('The call is over: its client cannot be asked any more', { retryable: false });
         return this.reply(msg, { ok: false, error: error.toWire() });
       }
-      call.listener.request(request.data).then(
+      call.listener.request(request.data, call.ended.signal).then(
         (result) => this.reply(msg, { ok: true, result }),
         (error: unknown) => {
           const failure = error instanceof FabricError ? error : new InternalError('The client request failed');

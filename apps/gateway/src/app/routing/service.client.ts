@@ -187,6 +187,8 @@ export class ServiceClient {
       return result;
     } catch (error) {
       const failure = this.toFabricError(error, options);
+      // What the service sent before failing (a log saying why…) still goes before the error, briefly waited for.
+      if (back && failure.code !== 'CANCELLED') await Promise.race([back.settled(), delay(1_000)]);
       // Stop the work wherever it still runs: past its deadline, cancelled, or declared lost (in case it is not).
       if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED' || failure instanceof LostCallError) {
         this.cancel(options.service, request.id, failure.message);
