@@ -170,27 +170,22 @@ export class ClientRequests implements OnApplicationBootstrap, OnApplicationShut
       sampling?: { tools?: object; context?: object };
       elicitation?: { form?: object; url?: object };
     };
+    const unsupported = (what: string) =>
+      new UnavailableError(`The client does not support ${what}`, { retryable: false });
     if (request.method === 'sampling/createMessage') {
       const sampling = capabilities.sampling;
-      const unsupported = !sampling
-        ? 'sampling (sampling/createMessage)'
-        : (request.params['tools'] || request.params['toolChoice']) && !sampling.tools
-          ? 'tool use in sampling'
-          : [undefined, 'none'].includes(request.params['includeContext'] as string | undefined) || sampling.context
-            ? undefined
-            : 'includeContext in sampling';
-      if (unsupported) throw new UnavailableError(`The client does not support ${unsupported}`, { retryable: false });
+      const { tools, toolChoice, includeContext } = request.params;
+      if (!sampling) throw unsupported('sampling (sampling/createMessage)');
+      if ((tools || toolChoice) && !sampling.tools) throw unsupported('tool use in sampling');
+      if (includeContext && includeContext !== 'none' && !sampling.context)
+        throw unsupported('includeContext in sampling');
     }
     if (request.method === 'elicitation/create') {
       const elicitation = capabilities.elicitation;
       const url = request.params['mode'] === 'url';
       // An empty `elicitation: {}` is form mode (protocol versions before url mode).
       const supported = elicitation && (url ? elicitation.url : elicitation.form || !elicitation.url);
-      if (!supported) {
-        throw new UnavailableError(`The client does not support ${url ? 'URL' : 'form'} elicitation`, {
-          retryable: false,
-        });
-      }
+      if (!supported) throw unsupported(`${url ? 'URL' : 'form'} elicitation`);
     }
   }
 }

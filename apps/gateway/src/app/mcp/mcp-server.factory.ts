@@ -25,7 +25,6 @@ import {
 import {
   CompletionResultSchema,
   FabricError,
-  LogLevelSchema,
   logLevelAllows,
   type CallRequest,
   type JsonSchema,
@@ -152,7 +151,8 @@ export class McpServerFactory {
     listener?: CallListener;
   }> {
     const { sessionId, progressToken, signal, emit } = context;
-    const logLevel = LogLevelSchema.safeParse((await this.sessions.get(sessionId))?.logLevel).data;
+    // The record was validated when read; its log level is a LogLevel already.
+    const logLevel = (await this.sessions.get(sessionId))?.logLevel;
     if (!emit) return { sessionId, progressToken, signal, logLevel };
     const listener: CallListener = {
       event: async (event) => {
@@ -163,7 +163,7 @@ export class McpServerFactory {
           return;
         }
         // The level may have changed since the call started (logging/setLevel on any replica).
-        const current = LogLevelSchema.safeParse((await this.sessions.get(sessionId))?.logLevel).data;
+        const current = (await this.sessions.get(sessionId))?.logLevel;
         if (!logLevelAllows(current, event.level)) return;
         const { type: _type, ...message } = event;
         await emit({ jsonrpc: '2.0', method: 'notifications/message', params: message });
