@@ -7,17 +7,24 @@ import { parseArgs } from 'node:util';
 import { removeNamespaces } from './lib/fabric.mjs';
 import { PIN_LAYOUTS } from './lib/pinning.mjs';
 import { ROOT, killAll, killAllOnExit } from './lib/processes.mjs';
+import { peers } from './scenarios/peers.mjs';
 import { scaling } from './scenarios/scaling.mjs';
+import { soak } from './scenarios/soak.mjs';
 
 // A scenario is { name, summary, run({ quick, pin, namespacePrefix, log }) → { failed, markdown } }: it
-// starts and kills its own processes, logs as it goes, and returns its report; `failed` means no result.
-const SCENARIOS = [scaling];
+// starts and kills its own processes, logs as it goes, and returns its report ({ failed, markdown,
+// artifacts: [{ file, content }] }); `failed` means no result.
+const SCENARIOS = [peers, soak, scaling];
+// What `npm run bench` runs without --scenario (or --soak).
+const DEFAULT_SCENARIOS = ['peers'];
 const RESULTS = path.join(ROOT, 'bench/results');
 let interrupted = false;
 
-const usage = `usage: npm run bench -- [--scenario NAME]... [--quick] [--pin LAYOUT]
+const usage = `usage: npm run bench -- [--scenario NAME]... [--soak] [--quick] [--pin LAYOUT]
 
-  --scenario NAME  run only this scenario (repeatable); all by default: ${SCENARIOS.map((s) => s.name).join(', ')}
+  --scenario NAME  run this scenario (repeatable; default: ${DEFAULT_SCENARIOS.join(', ')}):
+${SCENARIOS.map((s) => `                     ${s.name.padEnd(8)} ${s.summary}`).join('\n')}
+  --soak           the same as --scenario soak
   --quick          short and fewer repetitions, for a smoke test (results go to bench/results/NAME.quick.md)
   --pin LAYOUT     CPU pinning of load generator and servers, overriding the scenario's choice:
 ${Object.entries(PIN_LAYOUTS)
@@ -30,6 +37,7 @@ function options() {
       options: {
         scenario: { type: 'string', multiple: true },
         quick: { type: 'boolean', default: false },
+        soak: { type: 'boolean', default: false },
         pin: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
       },
@@ -38,7 +46,8 @@ function options() {
       console.log(usage);
       process.exit(0);
     }
-    const names = (values.scenario ?? SCENARIOS.map((s) => s.name)).flatMap((name) => name.split(','));
+    const asked = [...(values.scenario ?? []), ...(values.soak ? ['soak'] : [])];
+    const names = (asked.length > 0 ? asked : DEFAULT_SCENARIOS).flatMap((name) => name.split(','));
     const unknown = names.filter((name) => !SCENARIOS.some((s) => s.name === name));
     if (unknown.length > 0) throw new Error(`unknown scenario ${unknown.join(', ')}`);
     if (values.pin !== undefined && !PIN_LAYOUTS[values.pin]) throw new Error(`unknown pinning layout ${values.pin}`);
@@ -78,6 +87,7 @@ async function main() {
       mkdirSync(RESULTS, { recursive: true });
       const file = path.join(RESULTS, `${scenario.name}${quick ? '.quick' : ''}.md`);
       writeFileSync(file, result.markdown);
+      for (const artifact of result.artifacts ?? []) writeFileSync(path.join(RESULTS, artifact.file), artifact.content);
       log(
         `${scenario.name}: ${Math.round((Date.now() - started) / 1000)} s, written to ${path.relative(ROOT, file)}\n`,
       );

@@ -23,18 +23,35 @@ async function instancesSeen(gateway, service) {
 
 /**
  * Starts `replicas` instances of the app `app` (service name `service`), then a gateway, and waits until
- * the gateway's catalog holds every instance.
+ * the gateway's catalog holds every instance (on the machine's NATS unless `natsUrl` names another).
+ * `serviceNodeArgs`/`gatewayNodeArgs` go to node (e.g. `--cpu-prof`).
  */
-export async function startFabric({ app, service, replicas, namespace, layout, serviceEnv = {}, gatewayEnv = {} }) {
+export async function startFabric({
+  app,
+  service,
+  replicas,
+  namespace,
+  layout,
+  natsUrl = NATS_URL,
+  serviceEnv = {},
+  gatewayEnv = {},
+  serviceNodeArgs = [],
+  gatewayNodeArgs = [],
+}) {
   // One process per replica (WORKERS=1 whatever the shell says): replicas are what this counts.
-  const env = { NATS_URL, FABRIC_NAMESPACE: namespace, LOG_LEVEL: 'warn', WORKERS: '1' };
+  const env = { NATS_URL: natsUrl, FABRIC_NAMESPACE: namespace, LOG_LEVEL: 'warn', WORKERS: '1' };
   const processes = [];
   const stop = () => Promise.all(processes.map((started) => started.kill()));
   try {
     for (let i = 0; i < replicas; i++) {
       const name = `${app}#${i + 1}`;
       processes.push(
-        await BenchProcess.app(app, { name, env: { ...env, ...serviceEnv }, cpuList: cpuFor(layout, 'services') }),
+        await BenchProcess.app(app, {
+          name,
+          env: { ...env, ...serviceEnv },
+          cpuList: cpuFor(layout, 'services'),
+          nodeArgs: serviceNodeArgs,
+        }),
       );
     }
     const services = [...processes];
@@ -42,6 +59,7 @@ export async function startFabric({ app, service, replicas, namespace, layout, s
     const gateway = await BenchProcess.app('gateway', {
       env: { ...env, ...gatewayEnv },
       cpuList: cpuFor(layout, 'gateway'),
+      nodeArgs: gatewayNodeArgs,
     });
     processes.push(gateway);
     await gateway.ready();

@@ -71,7 +71,8 @@ export function toolsCallTemplate(name, args) {
 export function parseMessage(body, contentType, id) {
   if (contentType?.includes('text/event-stream')) {
     for (const line of body.split('\n')) {
-      if (!line.startsWith('data:')) continue;
+      // Priming events (SEP-1699) carry an empty data line.
+      if (!line.startsWith('data:') || line.slice(5).trim() === '') continue;
       const message = JSON.parse(line.slice(5));
       if (message.id === id) return message;
     }

@@ -2,7 +2,7 @@
 // with taskset, watched for CPU time through /proc, and all killed when the run ends, fails or is interrupted.
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { cpus } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,6 +20,18 @@ export function freePort() {
       const { port } = server.address();
       server.close(() => resolve(port));
     });
+  });
+}
+
+/** Whether something on 127.0.0.1 accepts TCP connections on `port`. */
+function accepts(port) {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
   });
 }
 
@@ -227,6 +239,34 @@ export class BenchProcess {
       `${this.name} to be ready`,
     );
     return this;
+  }
+
+  /** Waits until the process's port accepts TCP connections (for servers without a readiness route). */
+  async listening(timeoutMs = 30_000) {
+    await eventually(
+      async () => {
+        if (!this.running)
+          throw Object.assign(new Error(`${this.name} exited (${this.exitCode}): ${this.logs().slice(-2_000)}`), {
+            fatal: true,
+          });
+        return accepts(this.port);
+      },
+      timeoutMs,
+      `${this.name} to listen on port ${this.port}`,
+    );
+    return this;
+  }
+
+  /** Resident memory in bytes of the process alone (VmRSS; NaN when it is gone). */
+  rssBytes() {
+    try {
+      const line = readFileSync(`/proc/${this.pid}/status`, 'utf8')
+        .split('\n')
+        .find((candidate) => candidate.startsWith('VmRSS:'));
+      return Number(line.split(/\s+/)[1]) * 1024;
+    } catch {
+      return NaN;
+    }
   }
 
   /** Sends SIGKILL to the process and its descendants (workers, child servers). */

@@ -1,5 +1,6 @@
 import {
   connect,
+  createInbox,
   Events,
   ErrorCode,
   headers as natsHeaders,
@@ -28,6 +29,24 @@ export interface RequestOptions {
 }
 
 export type MessageHandler = (msg: Msg) => void | Promise<void>;
+
+/** A message waiting in the outbox for the end of the event-loop turn. */
+interface Outgoing {
+  subject: string;
+  data: Uint8Array;
+  reply?: string;
+  headers?: MsgHdrs;
+  /** Called when the message cannot be handed to the connection (closed). */
+  failed?: (error: unknown) => void;
+}
+
+/** A request waiting for its reply on the client's inbox. */
+interface PendingRequest {
+  subject: string;
+  resolve: (msg: Msg) => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout;
+}
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -71,9 +90,25 @@ function isNatsError(error: unknown): error is NatsError {
   return typeof error === 'object' && error !== null && 'code' in error && error.constructor?.name === 'NatsError';
 }
 
-/** The one NATS connection of a process, with the JSON request/reply, pub/sub and KV verbs the fabric uses. */
+/**
+ * The one NATS connection of a process, with the JSON request/reply, pub/sub and KV verbs the fabric uses.
+ *
+ * Publishes and requests go through an outbox written once per event-loop turn (`setImmediate`). nats.js
+ * writes to its socket on a microtask after the first message, which under load means one write per HTTP
+ * request served (each arrives in its own I/O callback): that write, waking the NATS server, cost more CPU
+ * than everything else a gateway does for a call. Batched, N calls in a turn cost one write. Requests use
+ * one wildcard inbox subscription of the client's own (no per-request objects, timers of nats.js or
+ * `NatsError`s built for requests that succeeded). Messages keep their order: everything sent through
+ * this client leaves in the order it was given.
+ */
 export class NatsClient {
   private connected = true;
+  private outbox: Outgoing[] = [];
+  private flushScheduled = false;
+  private inbox?: string;
+  private inboxSubscription?: Subscription;
+  private readonly pending = new Map<string, PendingRequest>();
+  private nextToken = 0;
 
   private constructor(readonly connection: NatsConnection) {}
 
@@ -118,8 +153,40 @@ export class NatsClient {
 
   /** Publishes a JSON value (fire and forget). */
   publishJson(subject: string, value: unknown, headers?: Record<string, string>): void {
-    this.connection.publish(subject, encodeJson(value), { headers: toHeaders(headers) });
+    this.publish(subject, encodeJson(value), { headers: toHeaders(headers) });
   }
+
+  /** Publishes bytes at the end of this event-loop turn, in order with everything else sent through this client. */
+  publish(subject: string, data: Uint8Array, options: { reply?: string; headers?: MsgHdrs } = {}): void {
+    this.enqueue({ subject, data, reply: options.reply, headers: options.headers });
+  }
+
+  /** Answers a request message (nothing when it expects no reply). */
+  respond(msg: Msg, data: Uint8Array): void {
+    if (msg.reply) this.enqueue({ subject: msg.reply, data });
+  }
+
+  private enqueue(message: Outgoing): void {
+    this.outbox.push(message);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(this.flushOutbox);
+  }
+
+  /** Hands the turn's messages to nats.js, which writes them to its socket in one go on its next microtask. */
+  private readonly flushOutbox = (): void => {
+    this.flushScheduled = false;
+    const batch = this.outbox;
+    this.outbox = [];
+    for (const message of batch) {
+      try {
+        this.connection.publish(message.subject, message.data, { reply: message.reply, headers: message.headers });
+      } catch (error) {
+        // Closed (or a bad subject): nobody will read it.
+        message.failed?.(error);
+      }
+    }
+  };
 
   /** Sends a JSON request and returns the parsed JSON reply. */
   async requestJson(subject: string, value: unknown, options: RequestOptions): Promise<unknown> {
@@ -127,19 +194,53 @@ export class NatsClient {
   }
 
   /** Sends a request; fails at once with `NoRespondersError` when nobody listens, `RequestTimeoutError` on timeout. */
-  async request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
-    try {
-      return await this.connection.request(subject, data, {
-        timeout: Math.max(1, Math.floor(options.timeoutMs)),
+  request(subject: string, data: Uint8Array, options: RequestOptions): Promise<Msg> {
+    const inbox = this.replyInbox();
+    const token = (this.nextToken++).toString(36);
+    const timeoutMs = Math.max(1, Math.floor(options.timeoutMs));
+    return new Promise<Msg>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        if (this.pending.delete(token)) reject(new RequestTimeoutError(subject, options.timeoutMs));
+      }, timeoutMs);
+      this.pending.set(token, { subject, resolve, reject, timer });
+      this.enqueue({
+        subject,
+        data,
+        reply: inbox + token,
         headers: toHeaders(options.headers),
+        failed: (error) => this.settle(token, undefined, error),
       });
-    } catch (error) {
-      if (isNatsError(error) && error.code === ErrorCode.NoResponders) throw new NoRespondersError(subject, { cause: error });
-      if (isNatsError(error) && error.code === ErrorCode.Timeout) {
-        throw new RequestTimeoutError(subject, options.timeoutMs, { cause: error });
-      }
-      throw error;
-    }
+    });
+  }
+
+  /** The client's reply inbox (`_INBOX.<unique>.`), subscribed once with a wildcard on first use. */
+  private replyInbox(): string {
+    if (this.inbox) return this.inbox;
+    const inbox = `${createInbox()}.`;
+    this.inboxSubscription = this.connection.subscribe(`${inbox}*`, {
+      callback: (error, msg) => {
+        if (error) return;
+        const token = msg.subject.slice(inbox.length);
+        // No payload and status 503: the server says nobody subscribes to the subject.
+        if (msg.data.length === 0 && msg.headers?.code === 503) {
+          const request = this.pending.get(token);
+          this.settle(token, undefined, request && new NoRespondersError(request.subject));
+        } else {
+          this.settle(token, msg);
+        }
+      },
+    });
+    this.inbox = inbox;
+    return inbox;
+  }
+
+  private settle(token: string, msg: Msg | undefined, error?: unknown): void {
+    const request = this.pending.get(token);
+    if (!request) return; // timed out already, or a duplicate reply
+    this.pending.delete(token);
+    clearTimeout(request.timer);
+    if (msg) request.resolve(msg);
+    else request.reject(error);
   }
 
   /** Sends one request and collects every reply that arrives until replies stall or `maxWaitMs` passes. */
@@ -188,11 +289,29 @@ export class NatsClient {
 
   /** Flushes pending messages and closes after every subscription has drained. */
   async drain(): Promise<void> {
+    this.flushOutbox();
     if (this.connection.isClosed() || this.connection.isDraining()) return this.connection.closed().then(() => undefined);
     await this.connection.drain();
+    this.failPending();
   }
 
+  /** Sends what is queued (briefly waiting for the server to have it), then closes. */
   async close(): Promise<void> {
+    this.flushOutbox();
+    if (this.isConnected()) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        this.connection.flush().catch(() => undefined),
+        new Promise((resolve) => (timer = setTimeout(resolve, 1_000))),
+      ]);
+      clearTimeout(timer);
+    }
     if (!this.connection.isClosed()) await this.connection.close();
+    this.failPending();
+  }
+
+  /** Requests still waiting when the connection ends get no reply. */
+  private failPending(): void {
+    for (const token of [...this.pending.keys()]) this.settle(token, undefined, new Error('NATS connection closed'));
   }
 }

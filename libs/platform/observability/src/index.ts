@@ -1,4 +1,4 @@
-export { ObservabilityModule } from './observability.module';
+export { ObservabilityModule, logsHotRoutes } from './observability.module';
 export type { ObservabilityOptions } from './observability.module';
 export { MetricsRegistry } from './metrics.registry';
 export { ReadinessRegistry } from './readiness.registry';

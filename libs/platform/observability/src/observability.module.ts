@@ -26,6 +26,11 @@ export interface ObservabilityOptions {
 /** pino's levels, finest first. */
 const LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'];
 
+/** Whether requests on hot routes get a request logger and log line at `logLevel` (info or finer). */
+export function logsHotRoutes(logLevel: string): boolean {
+  return LEVELS.indexOf(logLevel) <= LEVELS.indexOf('info');
+}
+
 /** Structured JSON logs (pino, one request id per HTTP request), Prometheus metrics, health endpoints and HTTP draining. */
 @Global()
 @Module({})
@@ -36,10 +41,9 @@ export class ObservabilityModule {
       imports: [
         TerminusModule.forRoot({ logger: false }),
         LoggerModule.forRoot({
-          exclude:
-            LEVELS.indexOf(options.logLevel) > LEVELS.indexOf('info')
-              ? (options.hotRoutes ?? []).map((path) => ({ path, method: RequestMethod.ALL }))
-              : [],
+          exclude: logsHotRoutes(options.logLevel)
+            ? []
+            : (options.hotRoutes ?? []).map((path) => ({ path, method: RequestMethod.ALL })),
           pinoHttp: {
             level: options.logLevel,
             base: { app: options.app, pid: process.pid },

@@ -92,7 +92,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       this.nats.subscribe(this.subjects.cancel(service), (msg) => this.onCancel(msg)),
       this.nats.subscribe(this.subjects.probe(service, this.instanceId), (msg) => this.onProbe(msg)),
       this.nats.subscribe(this.subjects.hello, (msg) => {
-        msg.respond(encodeJson(this.announcement()));
+        this.nats.respond(msg, encodeJson(this.announcement()));
       }),
     ];
     this.nats.publishJson(this.subjects.announce, this.announcement());
@@ -238,11 +238,11 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   private onProbe(msg: Msg): void {
     const parsed = ProbeRequestSchema.safeParse(tryDecodeJson(msg.data));
     const held = parsed.success ? parsed.data.ids.filter((id) => this.inFlight.has(id)) : [];
-    if (msg.reply) msg.respond(encodeJson({ held } satisfies ProbeReply));
+    if (msg.reply) this.nats.respond(msg, encodeJson({ held } satisfies ProbeReply));
   }
 
   private reply(msg: Msg, reply: CallReply): void {
-    if (msg.reply) msg.respond(encodeJson(reply));
+    if (msg.reply) this.nats.respond(msg, encodeJson(reply));
   }
 
   /** Number of calls being served now. */

@@ -67,7 +67,7 @@ export function checkJsonContentType(headers: IncomingHttpHeaders): void {
 }
 
 /** Reads a request body of at most `limit` bytes (413 above it, without buffering the excess). */
-export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const tooLarge = () =>
     new HttpRejection(413, RPC.InvalidRequest, `Payload Too Large: the body exceeds ${limit} bytes`, {
       Connection: 'close',
@@ -75,17 +75,41 @@ export async function readBody(req: IncomingMessage, limit: number): Promise<Buf
   const declared = Number(req.headers['content-length']);
   if (Number.isFinite(declared) && declared > limit) {
     req.resume();
-    throw tooLarge();
+    return Promise.reject(tooLarge());
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
-      req.resume();
-      throw tooLarge();
-    }
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+  // Plain listeners rather than an async iterator: a body is nearly always one chunk.
+  return new Promise((resolve, reject) => {
+    let first: Buffer | undefined;
+    let more: Buffer[] | undefined;
+    let size = 0;
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > limit) {
+        done();
+        req.resume();
+        reject(tooLarge());
+      } else if (!first) first = chunk;
+      else (more ??= [first]).push(chunk);
+    };
+    const onEnd = () => {
+      done();
+      resolve(more ? Buffer.concat(more, size) : (first ?? Buffer.alloc(0)));
+    };
+    const onError = (error: Error) => {
+      done();
+      reject(error);
+    };
+    // Closed before the end: the client went away mid-body.
+    const onClose = () => onError(new Error('the request was aborted before its body ended'));
+    const done = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('close', onClose);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('close', onClose);
+  });
 }

@@ -38,6 +38,7 @@ import type { CallListener } from '../routing/call-events';
 import { ServiceClient } from '../routing/service.client';
 import { ArgumentValidator } from './argument.validator';
 import { ClientRequests, type Emit } from './client-requests';
+import type { DirectRequest } from './direct-request';
 import { paginate } from './pagination';
 import { RPC, RpcError } from './rpc.error';
 import { SessionStore } from './session.store';
@@ -45,6 +46,8 @@ import { SessionStore } from './session.store';
 /** The session and request a service call serves, and how to reach the client while it runs. */
 export interface RequestContext {
   sessionId: string;
+  /** The session's log level when the caller has its record at hand (read from the store otherwise). */
+  logLevel?: LogLevel;
   progressToken?: string | number;
   signal?: AbortSignal;
   /** Writes on the request's stream; without it the call cannot talk to the client. */
@@ -139,6 +142,65 @@ export class McpServerFactory {
     }
   }
 
+  /** resources/read: a fixed resource or the first matching template; unknown URIs are ResourceNotFound. */
+  async readResource(uri: string, context: RequestContext): Promise<ReadResourceResult> {
+    const target = this.resolveResource(this.catalog.snapshot, uri);
+    if (!target) throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+    try {
+      return (await this.services.call({
+        service: target.service,
+        operation: 'resources.read',
+        idempotent: true,
+        name: target.name,
+        uri,
+        ...(target.params ? { params: target.params } : {}),
+        timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+        ...(await this.backChannel(context)),
+      })) as ReadResourceResult;
+    } catch (error) {
+      if (error instanceof FabricError && error.code === 'NOT_FOUND')
+        throw new RpcError(RPC.ResourceNotFound, error.message, { uri });
+      throw toRpcError(error);
+    }
+  }
+
+  /** prompts/get: unknown prompts and missing required arguments are InvalidParams. */
+  async getPrompt(
+    name: string,
+    args: Record<string, string> | undefined,
+    context: RequestContext,
+  ): Promise<GetPromptResult> {
+    const prompt = this.catalog.snapshot.prompt(name);
+    if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${name}`);
+    const missing = prompt.descriptor.arguments.filter((arg) => arg.required && args?.[arg.name] === undefined);
+    if (missing.length > 0) {
+      throw new RpcError(
+        RPC.InvalidParams,
+        `Missing required argument(s) for prompt ${name}: ${missing.map((arg) => arg.name).join(', ')}`,
+      );
+    }
+    try {
+      return (await this.services.call({
+        service: prompt.service,
+        operation: 'prompts.get',
+        idempotent: true,
+        name: prompt.descriptor.name,
+        arguments: args ?? {},
+        timeoutMs: prompt.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+        ...(await this.backChannel(context)),
+      })) as GetPromptResult;
+    } catch (error) {
+      throw toRpcError(error);
+    }
+  }
+
+  /** Answers a request of the gateway's direct path (see `directRequest`). */
+  runDirect(request: DirectRequest, context: RequestContext): Promise<unknown> {
+    if (request.method === 'tools/call') return this.callTool(request.name, request.arguments, context);
+    if (request.method === 'resources/read') return this.readResource(request.uri, context);
+    return this.getPrompt(request.name, request.arguments, context);
+  }
+
   /**
    * What a service call needs to talk to the client: the session, progress token, the client's log level,
    * and a listener that relays the call's progress, logs and requests (sampling, elicitation) on `emit`.
@@ -152,7 +214,7 @@ export class McpServerFactory {
   }> {
     const { sessionId, progressToken, signal, emit } = context;
     // The record was validated when read; its log level is a LogLevel already.
-    const logLevel = (await this.sessions.get(sessionId))?.logLevel;
+    const logLevel = 'logLevel' in context ? context.logLevel : (await this.sessions.get(sessionId))?.logLevel;
     if (!emit) return { sessionId, progressToken, signal, logLevel };
     const listener: CallListener = {
       event: async (event) => {
@@ -179,12 +241,17 @@ export class McpServerFactory {
    * the tool's output schema. Anything else is the service's bug, reported as a tool error.
    */
   private checkToolResult(name: string, outputSchema: JsonSchema | undefined, reply: unknown): CallToolResult {
-    const parsed = CallToolResultSchema.safeParse(reply);
-    if (!parsed.success) {
-      this.log.warn({ tool: name }, 'a service returned a malformed tool result');
-      return { isError: true, content: [{ type: 'text', text: `Tool ${name} returned a malformed result` }] };
+    let result: CallToolResult;
+    if (isTextResult(reply)) {
+      result = reply;
+    } else {
+      const parsed = CallToolResultSchema.safeParse(reply);
+      if (!parsed.success) {
+        this.log.warn({ tool: name }, 'a service returned a malformed tool result');
+        return { isError: true, content: [{ type: 'text', text: `Tool ${name} returned a malformed result` }] };
+      }
+      result = parsed.data;
     }
-    const result = parsed.data;
     if (!outputSchema || result.isError) return result;
     const invalid =
       result.structuredContent === undefined
@@ -265,27 +332,9 @@ export class McpServerFactory {
       };
     });
 
-    server.setRequestHandler(ReadResourceRequestSchema, async (request, extra): Promise<ReadResourceResult> => {
-      const uri = request.params.uri;
-      const target = this.resolveResource(this.catalog.snapshot, uri);
-      if (!target) throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
-      try {
-        return (await this.services.call({
-          service: target.service,
-          operation: 'resources.read',
-          idempotent: true,
-          name: target.name,
-          uri,
-          ...(target.params ? { params: target.params } : {}),
-          timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
-          ...(await this.backChannel(contextOf(extra, request.params._meta?.progressToken))),
-        })) as ReadResourceResult;
-      } catch (error) {
-        if (error instanceof FabricError && error.code === 'NOT_FOUND')
-          throw new RpcError(RPC.ResourceNotFound, error.message, { uri });
-        throw toRpcError(error);
-      }
-    });
+    server.setRequestHandler(ReadResourceRequestSchema, (request, extra) =>
+      this.readResource(request.params.uri, contextOf(extra, request.params._meta?.progressToken)),
+    );
 
     server.setRequestHandler(ListPromptsRequestSchema, (request) => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.prompts, request.params?.cursor, pageSize);
@@ -298,32 +347,13 @@ export class McpServerFactory {
       };
     });
 
-    server.setRequestHandler(GetPromptRequestSchema, async (request, extra): Promise<GetPromptResult> => {
-      const prompt = this.catalog.snapshot.prompt(request.params.name);
-      if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${request.params.name}`);
-      const missing = prompt.descriptor.arguments.filter(
-        (arg) => arg.required && request.params.arguments?.[arg.name] === undefined,
-      );
-      if (missing.length > 0) {
-        throw new RpcError(
-          RPC.InvalidParams,
-          `Missing required argument(s) for prompt ${request.params.name}: ${missing.map((arg) => arg.name).join(', ')}`,
-        );
-      }
-      try {
-        return (await this.services.call({
-          service: prompt.service,
-          operation: 'prompts.get',
-          idempotent: true,
-          name: prompt.descriptor.name,
-          arguments: request.params.arguments ?? {},
-          timeoutMs: prompt.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
-          ...(await this.backChannel(contextOf(extra, request.params._meta?.progressToken))),
-        })) as GetPromptResult;
-      } catch (error) {
-        throw toRpcError(error);
-      }
-    });
+    server.setRequestHandler(GetPromptRequestSchema, (request, extra) =>
+      this.getPrompt(
+        request.params.name,
+        request.params.arguments,
+        contextOf(extra, request.params._meta?.progressToken),
+      ),
+    );
 
     server.setRequestHandler(CompleteRequestSchema, async (request, extra): Promise<CompleteResult> => {
       const { ref, argument, context } = request.params;
@@ -424,6 +454,30 @@ export class McpServerFactory {
     }
     return compiled;
   }
+}
+
+/**
+ * The common tool result, checked by hand: `content` of text items only (`type` and `text`), and at most an
+ * `isError` flag besides. A strict subset of what `CallToolResultSchema` accepts; anything else is parsed
+ * with the schema.
+ */
+function isTextResult(value: unknown): value is CallToolResult {
+  if (typeof value !== 'object' || value === null) return false;
+  let keys = 0;
+  for (const key in value) {
+    keys++;
+    if (key !== 'content' && key !== 'isError') return false;
+  }
+  const { content, isError } = value as { content?: unknown; isError?: unknown };
+  if (!Array.isArray(content) || (isError !== undefined && typeof isError !== 'boolean')) return false;
+  if (keys !== (isError === undefined ? 1 : 2)) return false;
+  for (const item of content) {
+    if (typeof item !== 'object' || item === null || item.type !== 'text' || typeof item.text !== 'string') return false;
+    let itemKeys = 0;
+    for (const _key in item) itemKeys++;
+    if (itemKeys !== 2) return false;
+  }
+  return true;
 }
 
 /** Template variables as values: RFC 6570 expansion percent-encodes them in the URI. */

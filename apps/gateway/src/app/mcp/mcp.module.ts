@@ -5,6 +5,7 @@ import { ArgumentValidator } from './argument.validator';
 import { ClientRequests } from './client-requests';
 import { EventLog } from './event-log';
 import { McpController } from './mcp.controller';
+import { McpEndpoint } from './mcp.endpoint';
 import { McpServerFactory } from './mcp-server.factory';
 import { McpSessions } from './mcp.sessions';
 import { SessionStore } from './session.store';
@@ -13,6 +14,6 @@ import { SessionStore } from './session.store';
 @Module({
   imports: [CatalogModule, RoutingModule],
   controllers: [McpController],
-  providers: [ArgumentValidator, ClientRequests, EventLog, McpServerFactory, McpSessions, SessionStore],
+  providers: [ArgumentValidator, ClientRequests, EventLog, McpEndpoint, McpServerFactory, McpSessions, SessionStore],
 })
 export class McpModule {}

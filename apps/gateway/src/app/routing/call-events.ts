@@ -33,9 +33,11 @@ export interface OpenCall {
 interface Registration {
   listener: CallListener;
   delivered: Promise<void>;
-  /** Aborted when the call ends: its requests to the client are withdrawn. */
-  ended: AbortController;
+  /** Aborted when the call ends: its requests to the client are withdrawn. Made on the first such request. */
+  ended?: AbortController;
 }
+
+const DELIVERED = Promise.resolve();
 
 /**
  * The gateway end of the calls' back channel: one wildcard subscription per replica hears what every call
@@ -70,14 +72,14 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   open(callId: string, listener: CallListener): OpenCall {
-    const registration: Registration = { listener, delivered: Promise.resolve(), ended: new AbortController() };
+    const registration: Registration = { listener, delivered: DELIVERED };
     this.calls.set(callId, registration);
     return {
       subject: this.subjects.callEvents(this.replica, callId),
       settled: () => registration.delivered,
       close: () => {
         if (this.calls.get(callId) === registration) this.calls.delete(callId);
-        registration.ended.abort(new UnavailableError('The call is over', { retryable: false }));
+        registration.ended?.abort(new UnavailableError('The call is over', { retryable: false }));
       },
     };
   }
@@ -94,6 +96,7 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
           : new UnavailableError('The call is over: its client cannot be asked any more', { retryable: false });
         return this.reply(msg, { ok: false, error: error.toWire() });
       }
+      call.ended ??= new AbortController();
       call.listener.request(request.data, call.ended.signal).then(
         (result) => this.reply(msg, { ok: true, result }),
         (error: unknown) => {
@@ -113,6 +116,6 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
   }
 
   private reply(msg: Msg, reply: CallReply): void {
-    if (!this.nats.connection.isClosed()) msg.respond(encodeJson(reply));
+    if (!this.nats.connection.isClosed()) this.nats.respond(msg, encodeJson(reply));
   }
 }

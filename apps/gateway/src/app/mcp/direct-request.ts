@@ -1,0 +1,64 @@
+import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
+
+interface DirectBase {
+  id: RequestId;
+  progressToken?: string | number;
+}
+
+/** A request the gateway answers itself, without the session's SDK server: the calls routed to services. */
+export type DirectRequest = DirectBase &
+  (
+    | { method: 'tools/call'; name: string; arguments?: Record<string, unknown> }
+    | { method: 'resources/read'; uri: string }
+    | { method: 'prompts/get'; name: string; arguments?: Record<string, string> }
+  );
+
+type Json = Record<string, unknown>;
+
+function isObject(value: unknown): value is Json {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isRequestId(value: unknown): value is RequestId {
+  return typeof value === 'string' || (typeof value === 'number' && Number.isInteger(value));
+}
+
+function isStringRecord(value: Json): value is Record<string, string> {
+  for (const key in value) if (typeof value[key] !== 'string') return false;
+  return true;
+}
+
+/**
+ * The parsed body of a POST as a direct request, or undefined. Only a well-formed JSON-RPC request sent
+ * alone qualifies, checked field by field (a strict subset of what the SDK's schemas accept): anything
+ * else — batches, notifications, responses, malformed params — takes the SDK's path, which owns the error
+ * answers.
+ */
+export function directRequest(body: unknown): DirectRequest | undefined {
+  if (!isObject(body) || body['jsonrpc'] !== '2.0' || !isRequestId(body['id'])) return undefined;
+  const params = body['params'];
+  if (!isObject(params)) return undefined;
+  const meta = params['_meta'];
+  if (meta !== undefined && !isObject(meta)) return undefined;
+  const progressToken = meta?.['progressToken'];
+  if (progressToken !== undefined && typeof progressToken !== 'string' && typeof progressToken !== 'number')
+    return undefined;
+  const base: DirectBase = progressToken === undefined ? { id: body['id'] } : { id: body['id'], progressToken };
+  const name = params['name'];
+  const args = params['arguments'];
+  if (args !== undefined && !isObject(args)) return undefined;
+  switch (body['method']) {
+    case 'tools/call':
+      return typeof name === 'string' ? { ...base, method: 'tools/call', name, arguments: args } : undefined;
+    case 'resources/read': {
+      const uri = params['uri'];
+      return typeof uri === 'string' ? { ...base, method: 'resources/read', uri } : undefined;
+    }
+    case 'prompts/get':
+      return typeof name === 'string' && (args === undefined || isStringRecord(args))
+        ? { ...base, method: 'prompts/get', name, arguments: args }
+        : undefined;
+    default:
+      return undefined;
+  }
+}

@@ -1,0 +1,238 @@
+// Peers: the fabric against single-process MCP servers with the same `echo` tool, tools/call at
+// concurrency 1, 16 and 64 in one session, interleaved repetitions on fresh processes, every response checked.
+import { groupedBarChart } from '../lib/chart.mjs';
+import { LoadGenerator } from '../lib/load.mjs';
+import { listTools, openSession, toolsCallTemplate } from '../lib/mcp.mjs';
+import { cpuFor, pinLayout } from '../lib/pinning.mjs';
+import { machineBusyMs } from '../lib/processes.mjs';
+import { fixed, machineLine, markdownTable, textTable } from '../lib/report.mjs';
+import { SETUPS } from '../lib/setups.mjs';
+import { median } from '../lib/stats.mjs';
+
+const CONCURRENCY = [1, 16, 64];
+const TEXT = 'hello from the bench';
+// At c=64 the fabric must reach this multiple of the SDK's stateful server and beat every peer.
+const GOAL = { against: 'sdk-stateful', ratio: 2 };
+const NOISY_CORES = 0.25;
+
+const MODES = {
+  // Warm-up counts calls: fresh processes need a few thousand before the JIT settles.
+  default: { repetitions: 3, warmupCalls: 5_000, durationSec: 5 },
+  quick: { repetitions: 2, warmupCalls: 1_500, durationSec: 1.5 },
+};
+
+/** A B C …, then … C B A: every setup meets early and late parts of the run alike. */
+function schedule(repetitions) {
+  return Array.from({ length: repetitions }, (_, rep) =>
+    (rep % 2 ? [...SETUPS].reverse() : SETUPS).map((setup) => ({ rep, setup })),
+  ).flat();
+}
+
+function serverCpuMs(started) {
+  return started.processes.reduce((sum, server) => sum + server.cpuTimeMs(), 0);
+}
+
+/** One setup, fresh: warm-up, then each concurrency measured for the mode's duration. */
+async function measureSetup({ rep, setup, mode, layout, load, namespace, log }) {
+  const started = await setup.start({ cpuList: cpuFor(layout, 'servers'), namespace, layout });
+  try {
+    const headers = await openSession(started.url);
+    const tools = await listTools(started.url, headers);
+    if (!tools.includes(setup.tool)) throw new Error(`${setup.name} does not list ${setup.tool}: ${tools.join(', ')}`);
+    const options = {
+      url: started.url,
+      headers,
+      bodyTemplate: toolsCallTemplate(setup.tool, { text: TEXT }),
+      expectText: TEXT,
+    };
+    const warmup = await load.run({ ...options, connections: 16, amount: mode.warmupCalls });
+    const measurements = [];
+    const order = rep % 2 ? [...CONCURRENCY].reverse() : CONCURRENCY;
+    for (const connections of order) {
+      let before;
+      let after;
+      const snapshot = () => ({ servers: serverCpuMs(started), load: load.cpuTimeMs(), machine: machineBusyMs() });
+      const result = await load.run(
+        { ...options, connections, durationSec: mode.durationSec },
+        { onWindowOpen: () => (before = snapshot()), onWindowClosed: () => (after = snapshot()) },
+      );
+      const servers = after.servers - before.servers;
+      const loadMs = after.load - before.load;
+      const measurement = {
+        rep,
+        setup: setup.name,
+        connections,
+        rps: result.rps,
+        latency: result.latency,
+        errorCount: result.errorCount + (measurements.length === 0 ? warmup.errorCount : 0),
+        firstError: result.firstError ?? warmup.firstError,
+        cpuPerCall: servers / result.ok,
+        serverCores: servers / result.windowMs,
+        loadCores: loadMs / result.windowMs,
+        otherCores: Math.max(0, (after.machine - before.machine - servers - loadMs) / result.windowMs),
+      };
+      log(
+        `  rep ${rep + 1} ${setup.name.padEnd(17)} c=${String(connections).padEnd(2)}: ${fixed(result.rps, 0).padStart(5)} calls/s, ` +
+          `p50 ${fixed(result.latency.p50, 2)} ms, p99 ${fixed(result.latency.p99, 2)} ms, ` +
+          `server CPU ${fixed(measurement.cpuPerCall, 3)} ms/call (${fixed(measurement.serverCores, 2)} core), ` +
+          `load ${fixed(measurement.loadCores, 2)} core, errors ${measurement.errorCount}` +
+          (measurement.otherCores > NOISY_CORES
+            ? `, other processes ${fixed(measurement.otherCores, 2)} core (NOISY)`
+            : '') +
+          (measurement.firstError ? ` (first: ${measurement.firstError})` : ''),
+      );
+      measurements.push(measurement);
+    }
+    return measurements;
+  } finally {
+    await started.stop();
+  }
+}
+
+/** Medians per setup and concurrency over the repetitions. */
+function aggregate(measurements) {
+  return SETUPS.flatMap((setup) =>
+    CONCURRENCY.map((connections) => {
+      const runs = measurements.filter((m) => m.setup === setup.name && m.connections === connections);
+      const pick = (select) => median(runs.map(select));
+      return {
+        setup: setup.name,
+        connections,
+        rps: pick((m) => m.rps),
+        perRep: runs.map((m) => m.rps),
+        p50: pick((m) => m.latency.p50),
+        p99: pick((m) => m.latency.p99),
+        cpuPerCall: pick((m) => m.cpuPerCall),
+        serverCores: pick((m) => m.serverCores),
+        loadCores: pick((m) => m.loadCores),
+        errors: runs.reduce((sum, m) => sum + m.errorCount, 0),
+      };
+    }),
+  );
+}
+
+function row(rows, setup, connections) {
+  return rows.find((r) => r.setup === setup && r.connections === connections);
+}
+
+function verdictOf(rows, errors, firstError) {
+  if (errors > 0) return { met: false, text: `NO RESULT: ${errors} call(s) failed validation (first: ${firstError})` };
+  const top = CONCURRENCY[CONCURRENCY.length - 1];
+  const fabric = row(rows, 'fabric', top).rps;
+  const against = fabric / row(rows, GOAL.against, top).rps;
+  const behind = SETUPS.filter((s) => s.name !== 'fabric' && row(rows, s.name, top).rps >= fabric).map((s) => s.name);
+  const met = against >= GOAL.ratio && behind.length === 0;
+  return {
+    met,
+    text:
+      `at c=${top} the fabric makes ${fixed(against, 2)}x the throughput of ${GOAL.against} (goal ≥ ${GOAL.ratio}x)` +
+      (behind.length ? ` and is not ahead of ${behind.join(', ')}` : ' and is ahead of every peer') +
+      `: ${met ? 'met' : 'NOT met'}`,
+  };
+}
+
+function render({ rows, verdict, noise, quick, mode, plan, layout }) {
+  const headers = ['setup', 'c', 'rps', 'p50 ms', 'p99 ms', 'server CPU ms/call', 'errors', 'rps per repetition'];
+  const main = rows.map((r) => [
+    r.setup,
+    String(r.connections),
+    fixed(r.rps, 0),
+    fixed(r.p50, 2),
+    fixed(r.p99, 2),
+    fixed(r.cpuPerCall, 3),
+    String(r.errors),
+    r.perRep.map((rps) => fixed(rps, 0)).join(' / '),
+  ]);
+  const peers = SETUPS.filter((s) => s.name !== 'fabric');
+  const ratioHeaders = ['fabric / peer', ...CONCURRENCY.map((c) => `rps c=${c}`), 'CPU per call (c=64)'];
+  const top = CONCURRENCY[CONCURRENCY.length - 1];
+  const ratios = peers.map((peer) => [
+    peer.name,
+    ...CONCURRENCY.map((c) => `${fixed(row(rows, 'fabric', c).rps / row(rows, peer.name, c).rps, 2)}x`),
+    `${fixed(row(rows, 'fabric', top).cpuPerCall / row(rows, peer.name, top).cpuPerCall, 2)}x`,
+  ]);
+  const setupsText = SETUPS.map((s) => `- \`${s.name}\`: ${s.text}`).join('\n');
+  const order = plan
+    .filter((step) => step.rep < 2)
+    .map((step) => step.setup.name)
+    .join(' ');
+  const text = [textTable(headers, main), '', textTable(ratioHeaders, ratios), '', noise, verdict.text].join('\n');
+  const suffix = quick ? '.quick' : '';
+  const markdown = [
+    '# Peers: the fabric against single-process MCP servers',
+    '',
+    `\`npm run bench${quick ? ' -- --quick' : ''}\`: tools/call of an \`echo\` tool (\`{ "text": "${TEXT}" }\`, answered with the same text), ` +
+      'one session per setup, closed loop (each connection sends its next call when the last is answered), every response checked ' +
+      '(HTTP status, JSON-RPC error, `isError`, the echoed text); fresh processes for every setup and repetition.',
+    '',
+    setupsText,
+    '',
+    `- machine: ${machineLine()}`,
+    `- mode: ${quick ? 'quick' : 'default'}: ${mode.repetitions} interleaved repetitions (${order} …), warm-up ${mode.warmupCalls} calls, ` +
+      `${mode.durationSec} s measured per concurrency` +
+      (quick ? ' (a smoke test: short windows, the JIT barely warm; trust the default mode)' : ''),
+    `- pinning: ${layout.name} (${layout.text})`,
+    '- server CPU: /proc utime + stime of every server-side process (for the fabric: gateway, service and nats-server) over the measured window, per call',
+    '',
+    `![requests per second by setup and concurrency](peers${suffix}.svg)`,
+    '',
+    markdownTable(headers, main),
+    '',
+    'Ratios, fabric over each peer (medians):',
+    '',
+    markdownTable(ratioHeaders, ratios),
+    '',
+    `**${verdict.text}**`,
+    '',
+    `${noise}.`,
+    '',
+  ].join('\n');
+  const svg = groupedBarChart({
+    title: `tools/call echo, requests per second (median of ${mode.repetitions})`,
+    yLabel: 'requests per second',
+    groups: CONCURRENCY.map((c) => `concurrency ${c}`),
+    series: SETUPS.map((s) => ({ name: s.name, values: CONCURRENCY.map((c) => row(rows, s.name, c).rps) })),
+  });
+  return { text, markdown, artifacts: [{ file: `peers${suffix}.svg`, content: svg }] };
+}
+
+export const peers = {
+  name: 'peers',
+  summary: `tools/call echo at concurrency ${CONCURRENCY.join('/')}: the fabric against ${SETUPS.slice(1)
+    .map((s) => s.name)
+    .join(', ')}`,
+  // Every server on CPU 1 (the fabric's nats-server too), the load generator alone on CPU 0.
+  defaultPin: 'split',
+
+  async run({ quick, pin, namespacePrefix, log }) {
+    const mode = quick ? MODES.quick : MODES.default;
+    const layout = pinLayout(pin ?? this.defaultPin);
+    const plan = schedule(mode.repetitions);
+    log(`peers: ${this.summary}`);
+    log(
+      `  ${mode.repetitions} repetitions, warm-up ${mode.warmupCalls} calls, ${mode.durationSec} s per concurrency; pinning: ${layout.name} (${layout.text})`,
+    );
+    const load = LoadGenerator.start({ cpuList: cpuFor(layout, 'load') });
+    const measurements = [];
+    try {
+      for (const [index, step] of plan.entries()) {
+        measurements.push(
+          ...(await measureSetup({ ...step, mode, layout, load, namespace: `${namespacePrefix}p${index}`, log })),
+        );
+      }
+    } finally {
+      await load.stop();
+    }
+    const errors = measurements.reduce((sum, m) => sum + m.errorCount, 0);
+    const noisy = measurements.filter((m) => m.otherCores > NOISY_CORES).length;
+    const noise =
+      `${noisy} of ${measurements.length} measurements had other processes on the machine using more than ${NOISY_CORES} core` +
+      (noisy > 0 ? ': rerun on a quieter machine before trusting small differences' : '');
+    const rows = aggregate(measurements);
+    const verdict = verdictOf(rows, errors, measurements.find((m) => m.firstError)?.firstError);
+    const { text, markdown, artifacts } = render({ rows, verdict, noise, quick, mode, plan, layout });
+    log('');
+    log(text);
+    return { failed: errors > 0, markdown, artifacts };
+  },
+};
