@@ -69,26 +69,26 @@ export const SETUPS = [
   },
   {
     name: 'sdk-stateful',
-    text: "`@modelcontextprotocol/sdk` server, one transport per session, as in the SDK's examples (body parsed once, answers as SSE: the default)",
+    text: '`@modelcontextprotocol/sdk` server as the SDK documents it: `createMcpExpressApp()`, one transport per session, default (SSE) answers',
     tool: 'echo',
     start: ({ cpuList }) =>
       startPeer({ name: 'sdk-stateful', script: path.join(PEERS, 'sdk-echo.mjs'), env: { MODE: 'stateful' }, cpuList }),
   },
   {
-    name: 'sdk-stateful-json',
-    text: 'the same with `enableJsonResponse: true`, the cheapest configuration the SDK offers',
+    name: 'sdk-stateful-bare',
+    text: 'the same SDK server on bare `node:http` (no Express, body parsed once): the leanest SDK server',
     tool: 'echo',
     start: ({ cpuList }) =>
       startPeer({
-        name: 'sdk-stateful-json',
+        name: 'sdk-stateful-bare',
         script: path.join(PEERS, 'sdk-echo.mjs'),
-        env: { MODE: 'stateful', JSON_RESPONSE: '1' },
+        env: { MODE: 'stateful', HTTP: 'bare' },
         cpuList,
       }),
   },
   {
     name: 'sdk-stateless',
-    text: '`@modelcontextprotocol/sdk` server, a new server and transport per request',
+    text: '`@modelcontextprotocol/sdk` server as documented for stateless use: a new server and transport per request (Express)',
     tool: 'echo',
     start: ({ cpuList }) =>
       startPeer({

@@ -1,10 +1,11 @@
-// The direct single-process peer: an @modelcontextprotocol/sdk server with the bench's `echo` tool on
-// node:http, as the SDK's own examples build it. MODE=stateful keeps one server and transport per session
-// (Mcp-Session-Id); MODE=stateless builds a server and a transport for every request. Both get the body
-// parsed once and keep the SDK's default answers (an SSE stream per request), as its example servers do;
-// JSON_RESPONSE=1 answers plain JSON instead (`enableJsonResponse`).
+// The direct single-process peer: an @modelcontextprotocol/sdk server with the bench's `echo` tool, as the
+// SDK documents it: Express from `createMcpExpressApp()` (JSON body parser, host checks) and the SDK's
+// default answers (an SSE stream per request). MODE=stateful keeps one server and transport per session
+// (Mcp-Session-Id); MODE=stateless builds a server and a transport for every request. HTTP=bare serves
+// the same handlers on bare node:http instead of Express (body parsed once), the leanest SDK server.
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
+import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
@@ -12,7 +13,6 @@ import { z } from 'zod';
 
 const mode = process.env.MODE ?? 'stateful';
 const port = Number(process.env.PORT ?? 3000);
-const enableJsonResponse = process.env.JSON_RESPONSE === '1';
 
 function echoServer() {
   const server = new McpServer({ name: 'sdk-echo', version: '1.0.0' });
@@ -54,7 +54,6 @@ async function stateful(req, res, body) {
       return fail(res, id === undefined ? 400 : 404, 'No valid session');
     transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => randomUUID(),
-      enableJsonResponse,
       onsessioninitialized: (sessionId) => sessions.set(sessionId, transport),
     });
     transport.onclose = () => sessions.delete(transport.sessionId);
@@ -65,7 +64,7 @@ async function stateful(req, res, body) {
 
 async function stateless(req, res, body) {
   const server = echoServer();
-  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse });
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
   res.on('close', () => {
     void transport.close();
     void server.close();
@@ -74,14 +73,27 @@ async function stateless(req, res, body) {
   await transport.handleRequest(req, res, body);
 }
 
-createServer(async (req, res) => {
-  try {
-    if (req.url === '/healthz') return res.end('ok');
-    if (req.url !== '/mcp') return fail(res, 404, 'Not found');
-    if (req.method !== 'POST') return fail(res, 405, 'Method not allowed');
-    const body = await readJson(req);
-    await (mode === 'stateless' ? stateless : stateful)(req, res, body);
-  } catch (error) {
-    if (!res.headersSent) fail(res, 500, String(error?.message ?? error));
-  }
-}).listen(port, '127.0.0.1');
+const handle = mode === 'stateless' ? stateless : stateful;
+
+if (process.env.HTTP === 'bare') {
+  createServer(async (req, res) => {
+    try {
+      if (req.url === '/healthz') return res.end('ok');
+      if (req.url !== '/mcp') return fail(res, 404, 'Not found');
+      if (req.method !== 'POST') return fail(res, 405, 'Method not allowed');
+      await handle(req, res, await readJson(req));
+    } catch (error) {
+      if (!res.headersSent) fail(res, 500, String(error?.message ?? error));
+    }
+  }).listen(port, '127.0.0.1');
+} else {
+  const app = createMcpExpressApp();
+  app.post('/mcp', async (req, res) => {
+    try {
+      await handle(req, res, req.body);
+    } catch (error) {
+      if (!res.headersSent) fail(res, 500, String(error?.message ?? error));
+    }
+  });
+  app.listen(port, '127.0.0.1');
+}

@@ -18,7 +18,7 @@ const NOISY_CORES = 0.25;
 const MODES = {
   // Warm-up counts calls: fresh processes need a few thousand before the JIT settles.
   default: { repetitions: 3, warmupCalls: 5_000, durationSec: 5 },
-  quick: { repetitions: 2, warmupCalls: 1_500, durationSec: 1.5 },
+  quick: { repetitions: 2, warmupCalls: 1_500, durationSec: 1 },
 };
 
 /** A B C …, then … C B A: every setup meets early and late parts of the run alike. */
