@@ -54,6 +54,15 @@ describe('MCP methods through the gateway', () => {
     expect(await client.ping()).toEqual({});
   });
 
+  it('with request logs off (LOG_LEVEL=warn), /mcp is answered ahead of Express, which keeps the other routes', async () => {
+    // Express marks what it answers with X-Powered-By; the endpoint writes its own headers only.
+    const init = await postRaw(fabric.mcpUrl, INITIALIZE);
+    expect(init.status).toBe(200);
+    expect(init.headers.get('x-powered-by')).toBeNull();
+    const health = await fetch(`${fabric.gateway.url}/healthz`);
+    expect(health.headers.get('x-powered-by')).toBe('Express');
+  });
+
   it('an older protocol revision is negotiated when the client asks for it', async () => {
     const old = INITIALIZE.replace('2025-11-25', '2025-03-26');
     const init = await postRaw(fabric.mcpUrl, old);

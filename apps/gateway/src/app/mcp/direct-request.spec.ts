@@ -1,4 +1,5 @@
 import { directRequest } from './direct-request';
+import { isMcpPath } from './mcp.endpoint';
 
 const request = (method: string, params: unknown, id: unknown = 1) => ({ jsonrpc: '2.0', id, method, params });
 
@@ -49,5 +50,15 @@ describe('directRequest', () => {
     ['not an object', 'tools/call'],
   ])('leaves %s to the SDK path', (_what, body) => {
     expect(directRequest(body)).toBeUndefined();
+  });
+});
+
+describe('isMcpPath', () => {
+  it.each(['/mcp', '/mcp/', '/mcp?x=1', '/mcp/?x=1'])('%s is the endpoint', (url) => {
+    expect(isMcpPath(url)).toBe(true);
+  });
+
+  it.each(['/mcpx', '/mc', '/healthz', '/metrics', '/', '', undefined])('%s is not', (url) => {
+    expect(isMcpPath(url)).toBe(false);
   });
 });

@@ -39,6 +39,7 @@ import { ServiceClient } from '../routing/service.client';
 import { ArgumentValidator } from './argument.validator';
 import { ClientRequests, type Emit } from './client-requests';
 import type { DirectRequest } from './direct-request';
+import { isTextResult } from './text-result';
 import { paginate } from './pagination';
 import { RPC, RpcError } from './rpc.error';
 import { SessionStore } from './session.store';
@@ -454,30 +455,6 @@ export class McpServerFactory {
     }
     return compiled;
   }
-}
-
-/**
- * The common tool result, checked by hand: `content` of text items only (`type` and `text`), and at most an
- * `isError` flag besides. A strict subset of what `CallToolResultSchema` accepts; anything else is parsed
- * with the schema.
- */
-function isTextResult(value: unknown): value is CallToolResult {
-  if (typeof value !== 'object' || value === null) return false;
-  let keys = 0;
-  for (const key in value) {
-    keys++;
-    if (key !== 'content' && key !== 'isError') return false;
-  }
-  const { content, isError } = value as { content?: unknown; isError?: unknown };
-  if (!Array.isArray(content) || (isError !== undefined && typeof isError !== 'boolean')) return false;
-  if (keys !== (isError === undefined ? 1 : 2)) return false;
-  for (const item of content) {
-    if (typeof item !== 'object' || item === null || item.type !== 'text' || typeof item.text !== 'string') return false;
-    let itemKeys = 0;
-    for (const _key in item) itemKeys++;
-    if (itemKeys !== 2) return false;
-  }
-  return true;
 }
 
 /** Template variables as values: RFC 6570 expansion percent-encodes them in the URI. */
