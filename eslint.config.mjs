@@ -27,7 +27,14 @@ export default [
             {
               sourceTag: 'type:kit',
               onlyDependOnLibsWithTags: ['type:contracts', 'type:platform'],
-              bannedExternalImports: ['@modelcontextprotocol/sdk/server/*', 'nats', 'ioredis', 'typeorm', 'pg', 'better-sqlite3'],
+              bannedExternalImports: [
+                '@modelcontextprotocol/sdk/server/*',
+                'nats',
+                'ioredis',
+                'typeorm',
+                'pg',
+                'better-sqlite3',
+              ],
             },
             { sourceTag: 'type:app', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform', 'type:kit'] },
             { sourceTag: 'type:e2e', onlyDependOnLibsWithTags: ['type:contracts', 'type:platform'] },
@@ -42,6 +49,28 @@ export default [
               sourceTag: 'scope:gateway',
               onlyDependOnLibsWithTags: ['scope:shared', 'scope:gateway'],
               bannedExternalImports: ['nats', 'ioredis', 'typeorm', 'pg', 'better-sqlite3'],
+            },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    // The gateway's layers (ARCHITECTURE.md): only the protocol adapters know the SDK's server side.
+    files: ['apps/gateway/src/**/*.ts'],
+    ignores: ['apps/gateway/src/app/protocol/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [
+                '@modelcontextprotocol/sdk/server/*',
+                '@modelcontextprotocol/sdk/shared/protocol.js',
+                '@modelcontextprotocol/sdk/shared/transport.js',
+              ],
+              message: 'Only apps/gateway/src/app/protocol/** may use the SDK server side (protocol adapters).',
             },
           ],
         },

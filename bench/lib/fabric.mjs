@@ -39,7 +39,8 @@ export async function startFabric({
   gatewayNodeArgs = [],
 }) {
   // One process per replica (WORKERS=1 whatever the shell says): replicas are what this counts.
-  const env = { NATS_URL: natsUrl, FABRIC_NAMESPACE: namespace, LOG_LEVEL: 'warn', WORKERS: '1' };
+  // Every other setting at its default (LOG_LEVEL=info: one access line per request, as operators run it).
+  const env = { NATS_URL: natsUrl, FABRIC_NAMESPACE: namespace, LOG_LEVEL: 'info', WORKERS: '1' };
   const processes = [];
   const stop = () => Promise.all(processes.map((started) => started.kill()));
   try {

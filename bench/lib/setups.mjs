@@ -32,7 +32,7 @@ async function startPeer({ name, script, args = [], env = {}, cpuList, portArgs 
  * counts, the machine's is left alone), one bench service replica (the testbed app, named `bench`), one
  * gateway. Returns the MCP URL, the processes and `stop()`.
  */
-export async function startFabricSetup({ cpuList, namespace, layout }) {
+export async function startFabricSetup({ cpuList, namespace, layout, env = {} }) {
   const nats = await startNatsServer({ cpuList });
   try {
     const fabric = await startFabric({
@@ -42,8 +42,8 @@ export async function startFabricSetup({ cpuList, namespace, layout }) {
       namespace,
       layout,
       natsUrl: nats.url,
-      serviceEnv: { TESTBED_SERVICE_NAME: 'bench', HEARTBEAT_MS: '500' },
-      gatewayEnv: { DISCOVERY_WAIT_MS: '1000' },
+      serviceEnv: { TESTBED_SERVICE_NAME: 'bench', HEARTBEAT_MS: '500', ...env },
+      gatewayEnv: { DISCOVERY_WAIT_MS: '1000', ...env },
     });
     return {
       url: fabric.mcpUrl,
@@ -66,6 +66,12 @@ export const SETUPS = [
     text: 'MCP Fabric: gateway → NATS → service (1 replica each, nats-server included)',
     tool: 'bench_echo',
     start: (options) => startFabricSetup(options),
+  },
+  {
+    name: 'fabric-warn',
+    text: 'the same fabric at LOG_LEVEL=warn (no access lines): what the default logging costs',
+    tool: 'bench_echo',
+    start: (options) => startFabricSetup({ ...options, env: { LOG_LEVEL: 'warn' } }),
   },
   {
     name: 'sdk-stateful',

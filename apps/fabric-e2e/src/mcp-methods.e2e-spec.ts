@@ -2,6 +2,7 @@ import { NatsClient, decodeJson } from '@fabric/platform-nats';
 import { createScratchDatabase, type ScratchDatabase } from '@fabric/platform-persistence';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Fabric, INITIALIZE, listAllTools, postRaw, textOf } from './support/fabric';
+import { eventually } from './support/processes';
 
 const ADMIN_URL = process.env['E2E_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -54,13 +55,46 @@ describe('MCP methods through the gateway', () => {
     expect(await client.ping()).toEqual({});
   });
 
-  it('with request logs off (LOG_LEVEL=warn), /mcp is answered ahead of Express, which keeps the other routes', async () => {
+  it('at the default LOG_LEVEL (info), /mcp is answered ahead of Express with one compact access line per request', async () => {
+    const gateway = await fabric.startGateway({ LOG_LEVEL: 'info' });
+    const url = `${gateway.url}/mcp`;
     // Express marks what it answers with X-Powered-By; the endpoint writes its own headers only.
-    const init = await postRaw(fabric.mcpUrl, INITIALIZE);
+    const init = await postRaw(url, INITIALIZE, { 'x-request-id': 'req-init-1' });
     expect(init.status).toBe(200);
     expect(init.headers.get('x-powered-by')).toBeNull();
-    const health = await fetch(`${fabric.gateway.url}/healthz`);
+    const health = await fetch(`${gateway.url}/healthz`);
     expect(health.headers.get('x-powered-by')).toBe('Express');
+    const session = init.headers.get('mcp-session-id')!;
+    const call = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 2,
+      method: 'tools/call',
+      params: { name: 'testbed_echo', arguments: { text: 'logged' } },
+    });
+    const headers = { 'mcp-session-id': session, 'x-request-id': 'req-call-2', authorization: 'Bearer s3cr3t-token' };
+    expect((await postRaw(url, call, headers)).status).toBe(200);
+    const accessLines = () =>
+      gateway
+        .logs()
+        .split('\n')
+        .filter((line) => line.includes('"log":"access"'))
+        .map((line) => JSON.parse(line) as Record<string, unknown>);
+    await eventually(async () => accessLines().some((line) => line['req'] === 'req-call-2'), 10_000, 'the access line');
+    const line = accessLines().find((candidate) => candidate['req'] === 'req-call-2')!;
+    expect(line).toMatchObject({
+      http: 'POST',
+      mcp: 'tools/call',
+      target: 'testbed_echo',
+      status: 200,
+      session: session.slice(0, 8),
+    });
+    expect(typeof line['ms']).toBe('number');
+    expect(typeof line['time']).toBe('number');
+    expect(accessLines().find((candidate) => candidate['req'] === 'req-init-1')).toMatchObject({ mcp: 'initialize' });
+    // No headers dump, and no secret of the request, on any line.
+    expect(gateway.logs()).not.toContain('s3cr3t-token');
+    expect(gateway.logs()).not.toContain('"headers"');
+    await gateway.stop();
   });
 
   it('an older protocol revision is negotiated when the client asks for it', async () => {

@@ -17,7 +17,7 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
       services: [
         { app: 'testbed-service', env: { WORKERS: '2', INSTANCE_ID: 'bench', SHUTDOWN_GRACE_MS: String(GRACE_MS) } },
       ],
-      // At `info` every request is logged with the pid of the worker that answered it.
+      // At `info` (the default) every request gets an access line with the pid of the worker that answered it.
       gatewayEnv: { WORKERS: '2', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: String(GRACE_MS) },
     });
     testbed = fabric.processes.find((process) => process.app === 'testbed-service')!;
@@ -58,8 +58,8 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
   function answeredBy(requestId: string): number | undefined {
     for (const line of fabric.gateway.logs().split('\n')) {
       if (!line.includes(requestId)) continue;
-      const entry = JSON.parse(line) as { pid: number; req?: { id?: string } };
-      if (entry.req?.id === requestId) return entry.pid;
+      const entry = JSON.parse(line) as { pid: number; log?: string; req?: string };
+      if (entry.log === 'access' && entry.req === requestId) return entry.pid;
     }
     return undefined;
   }

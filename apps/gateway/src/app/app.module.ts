@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { NatsModule } from '@fabric/platform-nats';
 import { ObservabilityModule } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from './gateway.config';
-import { McpModule } from './mcp/mcp.module';
+import { HttpModule } from './http/http.module';
 
 @Global()
 @Module({})
@@ -17,10 +17,9 @@ export class AppModule {
           logLevel: env.LOG_LEVEL,
           shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
           drainDelayMs: env.DRAIN_DELAY_MS,
-          hotRoutes: ['mcp'],
         }),
         NatsModule.forRoot({ url: env.NATS_URL, name: `gateway@${hostname()}/${process.pid}` }),
-        McpModule,
+        HttpModule,
       ],
       providers: [{ provide: GATEWAY_ENV, useValue: env }],
       exports: [GATEWAY_ENV],

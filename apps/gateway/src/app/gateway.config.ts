@@ -11,6 +11,10 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   ALLOWED_HOSTS: listEnv(),
   /** Largest request body accepted, in bytes (413 above it). */
   MAX_BODY_BYTES: intEnv(4 * 1024 * 1024, 1024),
+  /** A request body that has not fully arrived this long after its headers gets 408 (and its socket is closed). */
+  BODY_TIMEOUT_MS: intEnv(10_000, 100),
+  /** SDK servers of sessions kept on this replica (LRU); an evicted session is rebuilt from its record when used. */
+  MAX_LOCAL_SESSIONS: intEnv(1_000, 1),
   /** A session unused for this long is forgotten by every replica. */
   SESSION_IDLE_TTL_MS: intEnv(30 * 60_000, 1_000),
   /** Deadline of a call whose tool declares none. */

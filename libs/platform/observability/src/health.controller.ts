@@ -1,5 +1,10 @@
 import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorFunction } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthIndicatorFunction,
+} from '@nestjs/terminus';
 import { MetricsRegistry } from './metrics.registry';
 import { ReadinessRegistry } from './readiness.registry';
 
@@ -23,7 +28,10 @@ export class HealthController {
   @HealthCheck()
   readinessCheck() {
     const checks: HealthIndicatorFunction[] = [
-      () => (this.readiness.isStopping ? this.indicators.check('process').down('stopping') : this.indicators.check('process').up()),
+      () =>
+        this.readiness.isStopping
+          ? this.indicators.check('process').down('stopping')
+          : this.indicators.check('process').up(),
       ...this.readiness.entries().map(([name, check]): HealthIndicatorFunction => async () => {
         const indicator = this.indicators.check(name);
         try {

@@ -1,4 +1,6 @@
-export { ObservabilityModule, logsHotRoutes } from './observability.module';
+export { ObservabilityModule } from './observability.module';
+export { AccessLog } from './access.log';
+export type { AccessLine } from './access.log';
 export type { ObservabilityOptions } from './observability.module';
 export { MetricsRegistry } from './metrics.registry';
 export { ReadinessRegistry } from './readiness.registry';

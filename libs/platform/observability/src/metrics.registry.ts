@@ -19,7 +19,12 @@ export class MetricsRegistry {
     return this.getOrCreate(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] }));
   }
 
-  histogram<L extends string>(name: string, help: string, labelNames: readonly L[] = [], buckets?: number[]): Histogram<L> {
+  histogram<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    buckets?: number[],
+  ): Histogram<L> {
     return this.getOrCreate(
       name,
       () =>

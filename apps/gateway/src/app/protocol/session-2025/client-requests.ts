@@ -13,13 +13,11 @@ import {
 import { FabricError, UnavailableError, fabricSubjects, type ClientRequest } from '@fabric/contracts';
 import { NatsClient, tryDecodeJson, type Subscription } from '@fabric/platform-nats';
 import { MetricsRegistry } from '@fabric/platform-observability';
-import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
-import { CallEventBus } from '../routing/call-events';
-import { ArgumentValidator } from './argument.validator';
+import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
+import { ArgumentValidator } from '../../operations/argument.validator';
+import { CallEventBus } from '../../routing/call-events';
+import type { Emit } from './direct.exchange';
 import { SessionStore } from './session.store';
-
-/** Writes a message on the stream of the request being served. */
-export type Emit = (message: JSONRPCMessage) => Promise<void>;
 
 type ClientResponse = JSONRPCResultResponse | JSONRPCErrorResponse;
 

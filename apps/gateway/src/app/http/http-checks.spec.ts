@@ -1,7 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import { Readable } from 'node:stream';
-import { HttpRejection, checkAccept, checkJsonContentType, checkOriginAndHost, readBody } from './http-checks';
-import { RPC } from './rpc.error';
+import { RPC } from '../operations/rpc.error';
+import { checkAccept, checkJsonContentType, checkOriginAndHost, readBody } from './http-checks';
+import { HttpRejection } from './http-rejection';
 
 /** The rejection `check` throws, or undefined when it passes. */
 function rejectionOf(check: () => unknown): HttpRejection | undefined {
@@ -166,5 +167,13 @@ describe('readBody', () => {
     // The rest is read and dropped (the connection can still carry the 413), not kept.
     if (!req.readableEnded) await new Promise((resolve) => req.once('end', resolve));
     expect(pulled.count).toBe(chunks.length);
+  });
+
+  it('rejects a body that does not arrive in time with 408 and asks to close the connection', async () => {
+    const stream = new Readable({ read() {} });
+    stream.push(Buffer.from('{'));
+    const req = Object.assign(stream, { headers: {} }) as unknown as IncomingMessage;
+    const rejection = await asyncRejectionOf(() => readBody(req, 1024, 50));
+    expect(rejection).toMatchObject({ status: 408, headers: { Connection: 'close' } });
   });
 });

@@ -1,20 +1,8 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
-import { RPC } from './rpc.error';
+import { RPC } from '../operations/rpc.error';
+import { HttpRejection } from './http-rejection';
 
 const LOCAL_HOSTNAMES = new Set(['localhost', '127.0.0.1', '[::1]', '::1']);
-
-/** An HTTP-level rejection: status and JSON-RPC error to answer with. */
-export class HttpRejection extends Error {
-  constructor(
-    readonly status: number,
-    readonly rpcCode: number,
-    message: string,
-    readonly headers: Record<string, string> = {},
-  ) {
-    super(message);
-    this.name = 'HttpRejection';
-  }
-}
 
 /**
  * DNS-rebinding and cross-site protection: a browser `Origin` must be allowed (by default only local
@@ -66,8 +54,11 @@ export function checkJsonContentType(headers: IncomingHttpHeaders): void {
   }
 }
 
-/** Reads a request body of at most `limit` bytes (413 above it, without buffering the excess). */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+/**
+ * Reads a request body of at most `limit` bytes (413 above it, without buffering the excess) that arrives
+ * within `timeoutMs` (408 otherwise, and the connection is closed: a slow client must not hold a socket).
+ */
+export function readBody(req: IncomingMessage, limit: number, timeoutMs = 10_000): Promise<Buffer> {
   const tooLarge = () =>
     new HttpRejection(413, RPC.InvalidRequest, `Payload Too Large: the body exceeds ${limit} bytes`, {
       Connection: 'close',
@@ -101,7 +92,16 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
     };
     // Closed before the end: the client went away mid-body.
     const onClose = () => onError(new Error('the request was aborted before its body ended'));
+    const timer = setTimeout(() => {
+      done();
+      reject(
+        new HttpRejection(408, RPC.InvalidRequest, `Request Timeout: the body did not arrive within ${timeoutMs} ms`, {
+          Connection: 'close',
+        }),
+      );
+    }, timeoutMs);
     const done = () => {
+      clearTimeout(timer);
       req.off('data', onData);
       req.off('end', onEnd);
       req.off('error', onError);

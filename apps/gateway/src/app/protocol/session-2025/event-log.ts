@@ -5,28 +5,13 @@ import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { fabricSubjects } from '@fabric/contracts';
 import { NatsClient, RetainedStream, encodeJson, tryDecodeJson } from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
-import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
-
-/** Stored after the last message of a POST stream: a client resuming it gets its end. */
-const END = { end: true } as const;
+import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
+import { SseWriter, sseEvent, startSse } from '../../http/sse';
 
 /** The stream id of a session's GET stream; POST streams get random ones. */
 export const GET_STREAM = 'get';
 
-const KEEPALIVE_MS = 15_000;
-
 const EVENT_ID = /^([a-z0-9]{1,16})_(\d{1,15})$/;
-
-export const SSE_HEADERS = {
-  'Content-Type': 'text/event-stream',
-  'Cache-Control': 'no-cache, no-transform',
-  Connection: 'keep-alive',
-  'X-Accel-Buffering': 'no',
-};
-
-export function sseEvent(message: JSONRPCMessage, id?: string): string {
-  return `${id ? `id: ${id}\n` : ''}event: message\ndata: ${JSON.stringify(message)}\n\n`;
-}
 
 /** Which stream an event id belongs to, and its sequence; undefined when it is not one of ours. */
 export function parseEventId(id: string): { stream: string; seq: number } | undefined {
@@ -65,12 +50,14 @@ export class EventLog implements OnApplicationBootstrap {
   }
 
   /** A writer for a new stream of `sessionId` on `res` (whose SSE headers it writes). */
-  open(res: ServerResponse, sessionId: string, stream: string, headers: Record<string, string> = {}): SseWriter {
-    if (!res.headersSent && !res.destroyed) {
-      res.writeHead(200, { ...headers, ...SSE_HEADERS });
-      res.flushHeaders();
-    }
-    return new SseWriter(res, (message) => this.append(sessionId, stream, message));
+  open(
+    res: ServerResponse,
+    sessionId: string,
+    stream: string,
+    headers: Record<string, string> = {},
+  ): SseWriter<JSONRPCMessage> {
+    startSse(res, headers);
+    return new SseWriter<JSONRPCMessage>(res, (message) => this.append(sessionId, stream, message));
   }
 
   /**
@@ -81,10 +68,7 @@ export class EventLog implements OnApplicationBootstrap {
   async resume(res: ServerResponse, sessionId: string, lastEventId: string, follow: boolean): Promise<boolean> {
     const position = parseEventId(lastEventId);
     if (!position || !this.stream) return false;
-    if (!res.headersSent) {
-      res.writeHead(200, SSE_HEADERS);
-      res.flushHeaders();
-    }
+    startSse(res);
     const subject = this.subjects.sseEvents(sessionId, position.stream);
     let seq = position.seq + 1;
     let idleSince = Date.now();
@@ -98,7 +82,7 @@ export class EventLog implements OnApplicationBootstrap {
       }
       seq = stored.seq + 1;
       idleSince = Date.now();
-      const message = tryDecodeJson(stored.data) as JSONRPCMessage | typeof END;
+      const message = tryDecodeJson(stored.data) as JSONRPCMessage | { end: true };
       if ('end' in message) {
         res.end();
         return true;
@@ -108,54 +92,9 @@ export class EventLog implements OnApplicationBootstrap {
     return true;
   }
 
-  private async append(sessionId: string, stream: string, message: JSONRPCMessage | typeof END): Promise<string> {
+  private async append(sessionId: string, stream: string, message: JSONRPCMessage | { end: true }): Promise<string> {
     if (!this.stream) throw new Error('SSE event stream not open');
     const seq = await this.stream.append(this.subjects.sseEvents(sessionId, stream), encodeJson(message));
     return `${stream}_${seq}`;
-  }
-}
-
-/**
- * Writes one SSE stream, each event stored first so that it carries a resumable id. Writes are chained: ids
- * follow the order of the stream. When the client has gone the events are still stored, for its resume.
- */
-export class SseWriter {
-  private chain: Promise<void> = Promise.resolve();
-  private readonly keepalive: NodeJS.Timeout;
-
-  constructor(
-    private readonly res: ServerResponse,
-    private readonly store: (message: JSONRPCMessage | typeof END) => Promise<string>,
-  ) {
-    // A stream may stay quiet for long (a user answering an elicitation): proxies must not close it as idle.
-    this.keepalive = setInterval(() => {
-      if (!res.writableEnded && !res.destroyed) res.write(': keepalive\n\n');
-    }, KEEPALIVE_MS);
-    this.keepalive.unref();
-    res.once('close', () => this.stop());
-  }
-
-  /** Stops the keepalive (the response ended or was handed back). */
-  stop(): void {
-    clearInterval(this.keepalive);
-  }
-
-  write(message: JSONRPCMessage): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      // Unstored (NATS trouble), the event still goes out, without an id to resume from.
-      const id = await this.store(message).catch(() => undefined);
-      if (!this.res.writableEnded && !this.res.destroyed) this.res.write(sseEvent(message, id));
-    });
-    return this.chain;
-  }
-
-  /** Marks the stream's end in the log and ends the response. */
-  end(): Promise<void> {
-    this.chain = this.chain.then(async () => {
-      await this.store(END).catch(() => undefined);
-      this.stop();
-      if (!this.res.writableEnded) this.res.end();
-    });
-    return this.chain;
   }
 }

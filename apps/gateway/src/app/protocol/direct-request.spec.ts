@@ -1,5 +1,5 @@
 import { directRequest } from './direct-request';
-import { isMcpPath } from './mcp.endpoint';
+import { isMcpPath } from '../http/mcp.endpoint';
 
 const request = (method: string, params: unknown, id: unknown = 1) => ({ jsonrpc: '2.0', id, method, params });
 

@@ -27,3 +27,12 @@ export const RPC = {
   /** resources/read of an unknown URI. */
   ResourceNotFound: -32002,
 } as const;
+
+/** A JSON-RPC error response (`id: null` when the request's id is unknown). */
+export function rpcErrorResponse(
+  id: string | number | null,
+  error: { code: number; message: string; data?: unknown },
+): { jsonrpc: '2.0'; id: string | number | null; error: { code: number; message: string; data?: unknown } } {
+  const { code, message, data } = error;
+  return { jsonrpc: '2.0', id, error: data === undefined ? { code, message } : { code, message, data } };
+}

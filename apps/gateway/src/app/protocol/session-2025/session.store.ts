@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { KvWatchInclude, NatsClient, encodeJson, tryDecodeJson, type KV } from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
 import { LogLevelSchema } from '@fabric/contracts';
-import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
 
 /** What every replica needs to serve a session: kept in JetStream KV, never only in one process. */
 export const SessionRecordSchema = z.object({

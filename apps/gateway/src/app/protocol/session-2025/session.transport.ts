@@ -2,7 +2,6 @@ import type { ServerResponse } from 'node:http';
 import type { Transport, TransportSendOptions } from '@modelcontextprotocol/sdk/shared/transport.js';
 import {
   isJSONRPCErrorResponse,
-  isJSONRPCNotification,
   isJSONRPCRequest,
   isJSONRPCResultResponse,
   type JSONRPCMessage,
@@ -10,8 +9,8 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { randomBytes } from 'node:crypto';
-import { GET_STREAM, SSE_HEADERS, type EventLog, type SseWriter } from './event-log';
-import { RPC, RpcError } from './rpc.error';
+import type { SseWriter } from '../../http/sse';
+import { GET_STREAM, type EventLog } from './event-log';
 
 /** Where the messages answering one POST go. */
 interface Exchange {
@@ -19,7 +18,7 @@ interface Exchange {
 }
 
 /** Opens a resumable SSE stream on a response (see `EventLog`). */
-type OpenStream = (res: ServerResponse, headers?: Record<string, string>) => SseWriter;
+type OpenStream = (res: ServerResponse) => SseWriter<JSONRPCMessage>;
 
 /**
  * The answer to one POST: plain JSON when the requests produce only their responses, SSE as soon as a
@@ -28,15 +27,13 @@ type OpenStream = (res: ServerResponse, headers?: Record<string, string>) => Sse
 class HttpExchange implements Exchange {
   private readonly pending: Set<RequestId>;
   private readonly buffered: JSONRPCMessage[] = [];
-  private writer?: SseWriter;
+  private writer?: SseWriter<JSONRPCMessage>;
   private closed = false;
 
   constructor(
     private readonly res: ServerResponse,
     ids: RequestId[],
     private readonly batch: boolean,
-    private readonly headers: Record<string, string>,
-    private beforeFirstWrite: (() => Promise<void>) | undefined,
     private readonly openStream: OpenStream,
     private readonly onDone: (ids: RequestId[]) => void,
   ) {
@@ -60,7 +57,7 @@ class HttpExchange implements Exchange {
     if (this.closed) return;
     if (isResponse) this.pending.delete((message as { id: RequestId }).id);
     const done = this.pending.size === 0;
-    if (!this.writer && !isResponse && !(await this.startStream())) return;
+    if (!this.writer && !isResponse) this.startStream();
     if (this.writer) {
       const writer = this.writer;
       void writer.write(message);
@@ -68,37 +65,16 @@ class HttpExchange implements Exchange {
       return;
     }
     this.buffered.push(message);
-    if (!done || !(await this.runBeforeFirstWrite())) return;
+    if (!done) return;
     const body = JSON.stringify(this.batch ? this.buffered : this.buffered[0]);
     this.finish(() => {
-      this.res.writeHead(200, { ...this.headers, 'Content-Type': 'application/json' }).end(body);
+      this.res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
     });
   }
 
-  private async startStream(): Promise<boolean> {
-    if (!(await this.runBeforeFirstWrite())) return false;
-    this.writer = this.openStream(this.res, this.headers);
+  private startStream(): void {
+    this.writer = this.openStream(this.res);
     for (const message of this.buffered.splice(0)) void this.writer.write(message);
-    return true;
-  }
-
-  /** Runs the hook once; when it fails the exchange answers 503 and ends. */
-  private async runBeforeFirstWrite(): Promise<boolean> {
-    const hook = this.beforeFirstWrite;
-    this.beforeFirstWrite = undefined;
-    if (!hook) return true;
-    try {
-      await hook();
-      return true;
-    } catch {
-      const body = JSON.stringify({
-        jsonrpc: '2.0',
-        error: { code: RPC.InternalError, message: 'Session store unavailable; try again' },
-        id: null,
-      });
-      this.finish(() => this.res.writeHead(503, { 'Content-Type': 'application/json' }).end(body));
-      return false;
-    }
   }
 
   private finish(write: () => void): void {
@@ -118,12 +94,10 @@ class ReplayExchange implements Exchange {
 }
 
 export interface PostOptions {
-  /** Extra response headers (the session id on `initialize`). */
-  headers?: Record<string, string>;
-  /** Awaited before the first byte of the answer is written (storing a new session). */
-  beforeFirstWrite?: () => Promise<void>;
   /** HTTP request details handed to the SDK's handlers. */
   extra?: MessageExtraInfo;
+  /** The client went away before the requests of the POST were answered (and nothing streams them). */
+  onAbandoned?: (ids: RequestId[]) => void;
 }
 
 /**
@@ -134,11 +108,11 @@ export class SessionTransport implements Transport {
   onmessage?: (message: JSONRPCMessage, extra?: MessageExtraInfo) => void;
   onclose?: () => void;
   onerror?: (error: Error) => void;
+  /** Called when the SDK server answers a request (the request no longer runs here). */
+  onAnswered?: (id: RequestId) => void;
 
   private readonly exchanges = new Map<RequestId, Exchange>();
-  /** Requests answered by `handleDirect`, to abort on `notifications/cancelled`. */
-  private readonly direct = new Map<RequestId, AbortController>();
-  private standalone?: { res: ServerResponse; writer: SseWriter };
+  private standalone?: { res: ServerResponse; writer: SseWriter<JSONRPCMessage> };
   private closed = false;
   private readonly openStream: OpenStream;
 
@@ -146,111 +120,44 @@ export class SessionTransport implements Transport {
     readonly sessionId: string,
     private readonly events: EventLog,
   ) {
-    this.openStream = (res, headers) => events.open(res, sessionId, randomBytes(4).toString('hex'), headers);
+    this.openStream = (res) => events.open(res, sessionId, randomBytes(4).toString('hex'));
   }
 
   async start(): Promise<void> {
     // Nothing to open: HTTP requests arrive through handlePost/attachStream.
   }
 
-  /**
-   * Answers one request without the SDK server (the hot path): plain JSON when it emits nothing but its
-   * response, SSE from the first message `work` emits (progress, logs, requests to the client). A client
-   * disconnect or `notifications/cancelled` aborts `work`'s signal.
-   */
-  async handleDirect(
-    res: ServerResponse,
-    id: RequestId,
-    work: (signal: AbortSignal, emit: (message: JSONRPCMessage) => Promise<void>) => Promise<unknown>,
-  ): Promise<void> {
-    const controller = new AbortController();
-    let writer: SseWriter | undefined;
-    // A client gone from a plain JSON answer cannot come back for it: stop the work. A stream can be resumed.
-    const onClose = () => {
-      if (!res.writableFinished && !writer) controller.abort(new Error('client disconnected'));
-    };
-    // The client may have gone while its session was being looked up.
-    if (res.destroyed || res.socket?.destroyed) return;
-    this.direct.set(id, controller);
-    res.once('close', onClose);
-    const emit = (message: JSONRPCMessage): Promise<void> => {
-      if (controller.signal.aborted) return Promise.resolve();
-      writer ??= this.openStream(res);
-      return writer.write(message);
-    };
-    let response: JSONRPCMessage;
-    try {
-      response = { jsonrpc: '2.0', id, result: (await work(controller.signal, emit)) as Record<string, unknown> };
-    } catch (error) {
-      const rpc = error instanceof RpcError ? error : new RpcError(RPC.InternalError, 'Internal error');
-      const data = rpc.data !== undefined ? { data: rpc.data } : {};
-      response = { jsonrpc: '2.0', id, error: { code: rpc.code, message: rpc.message, ...data } };
-    } finally {
-      if (this.direct.get(id) === controller) this.direct.delete(id);
-      res.off('close', onClose);
-    }
-    // A cancelled request gets no response message (MCP), but its HTTP exchange still ends.
-    if (writer) {
-      if (!controller.signal.aborted) await writer.write(response);
-      await writer.end();
-      return;
-    }
-    if (res.destroyed || res.writableEnded) return;
-    if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
-    else res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(response));
-  }
-
-  /** True while the request `id` of this session is being answered here. */
-  runs(id: RequestId): boolean {
-    return this.direct.has(id) || this.exchanges.has(id);
-  }
-
-  /** A `notifications/cancelled` that reached another replica: stops the request if it runs here. */
-  cancel(requestId: RequestId, reason: string | undefined): void {
-    this.direct.get(requestId)?.abort(new Error(reason ?? 'cancelled by the client'));
-    this.onmessage?.({ jsonrpc: '2.0', method: 'notifications/cancelled', params: { requestId, reason } });
-  }
-
   /** Feeds the messages of one POST to the SDK and answers on `res` (202 when none is a request). */
   handlePost(res: ServerResponse, messages: JSONRPCMessage[], batch: boolean, options: PostOptions = {}): void {
-    for (const message of messages) {
-      if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
-        const requestId = (message.params as { requestId?: RequestId } | undefined)?.requestId;
-        if (requestId !== undefined) this.direct.get(requestId)?.abort(new Error('cancelled by the client'));
-      }
-    }
     const ids = messages.filter(isJSONRPCRequest).map((request) => request.id);
     if (ids.length === 0) {
-      res.writeHead(202, options.headers).end();
+      res.writeHead(202).end();
     } else {
-      const exchange = new HttpExchange(
-        res,
-        ids,
-        batch,
-        options.headers ?? {},
-        options.beforeFirstWrite,
-        this.openStream,
-        () => {
-          for (const id of ids) this.exchanges.delete(id);
-        },
-      );
+      const exchange = new HttpExchange(res, ids, batch, this.openStream, () => {
+        for (const id of ids) this.exchanges.delete(id);
+      });
       for (const id of ids) this.exchanges.set(id, exchange);
       res.on('close', () => {
         // Unanswered, or streaming: the rest is stored for the client to resume.
         if (exchange.ids.length === 0 || exchange.streaming) return;
-        // The client went away: stop the work it was waiting for.
+        // The client went away: the work it was waiting for is to be stopped.
         exchange.markClosed();
-        for (const id of exchange.ids) {
-          this.exchanges.delete(id);
-          this.onmessage?.({
-            jsonrpc: '2.0',
-            method: 'notifications/cancelled',
-            params: { requestId: id, reason: 'client disconnected' },
-          });
-        }
+        const abandoned = exchange.ids;
+        for (const id of abandoned) this.exchanges.delete(id);
+        options.onAbandoned?.(abandoned);
       });
     }
     for (const message of messages) this.onmessage?.(message, options.extra);
+  }
+
+  /** Hands a message to the SDK server outside any POST (a cancellation forwarded by another replica). */
+  receive(message: JSONRPCMessage): void {
+    this.onmessage?.(message);
+  }
+
+  /** True while a request of this session is answered here or its stream is open here. */
+  get busy(): boolean {
+    return this.standalone !== undefined || this.exchanges.size > 0;
   }
 
   /** Replays a request into the SDK and waits for (then drops) its response. */
@@ -286,6 +193,7 @@ export class SessionTransport implements Transport {
       const id = (message as { id: RequestId }).id;
       const exchange = this.exchanges.get(id);
       this.exchanges.delete(id);
+      this.onAnswered?.(id);
       await exchange?.deliver(message, true);
       return;
     }
@@ -309,8 +217,6 @@ export class SessionTransport implements Transport {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    // The session is gone everywhere: nobody can receive what its running calls would answer.
-    for (const controller of this.direct.values()) controller.abort(new Error('session closed'));
     this.endStream();
     this.exchanges.clear();
     this.onclose?.();

@@ -1,16 +1,16 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { ResourceUpdatedSchema, fabricSubjects } from '@fabric/contracts';
 import { NatsClient, tryDecodeJson, type Subscription } from '@fabric/platform-nats';
 import { HttpDrain, MetricsRegistry } from '@fabric/platform-observability';
-import { CatalogService } from '../catalog/catalog.service';
-import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
-import { CallEventBus } from '../routing/call-events';
+import { CatalogService } from '../../catalog/catalog.service';
+import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
+import { CallEventBus } from '../../routing/call-events';
+import { Cancellations } from './cancellations';
 import { EventLog } from './event-log';
-import { McpServerFactory } from './mcp-server.factory';
+import { SdkServerFactory } from './sdk-server.factory';
 import { SessionStore, type SessionRecord } from './session.store';
 import { SessionTransport } from './session.transport';
 
@@ -30,33 +30,42 @@ export interface LiveSession {
 }
 
 /**
- * The sessions this replica is serving right now: an SDK server and transport each, built on first use
- * from the shared session record, closed when the session is deleted anywhere or goes idle.
+ * The SDK servers of the sessions this replica serves, built on first need from the shared session record
+ * (a plain tools/call needs none) and kept in an LRU of `MAX_LOCAL_SESSIONS`: an evicted session is rebuilt
+ * from its record on its next request, invisibly to the client. Sessions with an open stream or a request
+ * in progress here are not evicted. Also the replica's one place for cancellations (see `Cancellations`).
  */
 @Injectable()
-export class McpSessions implements OnModuleInit, OnApplicationShutdown {
-  private readonly log = new Logger('McpSessions');
+export class SessionRegistry implements OnModuleInit, OnApplicationShutdown {
+  private readonly log = new Logger('Sessions');
+  /** Least recently used first. */
   private readonly live = new Map<string, LiveSession>();
   private readonly restoring = new Map<string, Promise<LiveSession>>();
+  readonly cancellations = new Cancellations();
   private sweeper?: NodeJS.Timeout;
   private subscriptions: Subscription[] = [];
   private readonly subjects;
   private readonly liveGauge;
+  private readonly evictions;
   private readonly cancelsForwarded;
 
   constructor(
-    @Inject(McpServerFactory) private readonly factory: McpServerFactory,
+    @Inject(SdkServerFactory) private readonly factory: SdkServerFactory,
     @Inject(SessionStore) private readonly store: SessionStore,
     @Inject(CatalogService) private readonly catalog: CatalogService,
     @Inject(HttpDrain) private readonly drain: HttpDrain,
     @Inject(NatsClient) private readonly nats: NatsClient,
     @Inject(CallEventBus) private readonly bus: CallEventBus,
     @Inject(EventLog) private readonly events: EventLog,
-    @Inject(GATEWAY_ENV) env: GatewayEnv,
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
-    this.liveGauge = metrics.gauge('fabric_gateway_sessions_local', 'Sessions with a live server on this replica');
+    this.liveGauge = metrics.gauge('fabric_gateway_sessions_local', 'Sessions with a live SDK server on this replica');
+    this.evictions = metrics.counter(
+      'fabric_gateway_session_evictions_total',
+      'Session servers dropped from this replica to stay within MAX_LOCAL_SESSIONS (rebuilt on their next request)',
+    );
     this.cancelsForwarded = metrics.counter(
       'fabric_gateway_cancellations_received_total',
       "Clients' notifications/cancelled that reached another replica and stopped a request running on this one",
@@ -66,6 +75,7 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     this.catalog.onChange((change) => {
       for (const session of this.live.values()) {
+        if (!session.transport.hasStream) continue;
         if (change.tools) void session.server.sendToolListChanged().catch(() => undefined);
         if (change.prompts) void session.server.sendPromptListChanged().catch(() => undefined);
         if (change.resources) void session.server.sendResourceListChanged().catch(() => undefined);
@@ -84,10 +94,10 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
       this.nats.subscribe(this.subjects.clientCancelled, (msg) => {
         const cancel = ForwardedCancelSchema.safeParse(tryDecodeJson(msg.data));
         if (!cancel.success || cancel.data.from === this.bus.replica) return;
-        const session = this.live.get(cancel.data.sessionId);
-        if (!session?.transport.runs(cancel.data.requestId)) return;
-        this.cancelsForwarded.inc();
-        session.transport.cancel(cancel.data.requestId, cancel.data.reason);
+        const { sessionId, requestId, reason } = cancel.data;
+        if (this.cancellations.cancel(sessionId, requestId, reason ?? 'cancelled by the client')) {
+          this.cancelsForwarded.inc();
+        }
       }),
       this.nats.subscribe(this.subjects.resourceUpdated, (msg) => {
         const updated = ResourceUpdatedSchema.safeParse(tryDecodeJson(msg.data));
@@ -96,8 +106,12 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
     ];
   }
 
-  /** Passes a client's `notifications/cancelled` on to the other replicas: the request may run on any. */
-  forwardCancel(sessionId: string, requestId: RequestId, reason: string | undefined): void {
+  /**
+   * A client's `notifications/cancelled`: stops the request here, and passes it on to the other replicas
+   * (the request may run on any).
+   */
+  cancel(sessionId: string, requestId: RequestId, reason: string | undefined): void {
+    this.cancellations.cancel(sessionId, requestId, reason ?? 'cancelled by the client');
     if (this.nats.connection.isClosed()) return;
     this.nats.publishJson(this.subjects.clientCancelled, { sessionId, requestId, reason, from: this.bus.replica });
   }
@@ -119,40 +133,36 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
     await Promise.all([...this.live.keys()].map((id) => this.close(id)));
   }
 
-  /** A new session for an `initialize` request; its record is stored by `persist` before the reply is sent. */
-  async create(): Promise<LiveSession> {
-    const session = await this.build(randomUUID());
-    this.live.set(session.id, session);
-    this.liveGauge.set(this.live.size);
-    return session;
-  }
-
-  /** Stores the record of a session created by `create`, from its initialize request and negotiated version. */
+  /** Stores the record of a new session, from its initialize request and negotiated version. */
   async persist(id: string, initialize: InitializeRequest['params'], protocolVersion: string): Promise<void> {
-    try {
-      await this.store.create({
-        id,
-        createdAt: Date.now(),
-        protocolVersion,
-        initialize: initialize as Record<string, unknown>,
-      });
-    } catch (error) {
-      // Without a record the session exists nowhere; do not keep its server here either.
-      await this.close(id);
-      throw error;
-    }
+    await this.store.create({
+      id,
+      createdAt: Date.now(),
+      protocolVersion,
+      initialize: initialize as Record<string, unknown>,
+    });
   }
 
-  /** The live session for `record`, restoring it on this replica (initialize replayed) when first seen here. */
+  /** The live session for `record`, (re)built on this replica (initialize replayed) when not held here. */
   async open(record: SessionRecord): Promise<LiveSession> {
     const existing = this.live.get(record.id);
-    if (existing) return existing;
+    if (existing) {
+      // Most recently used last.
+      this.live.delete(record.id);
+      this.live.set(record.id, existing);
+      return existing;
+    }
     let pending = this.restoring.get(record.id);
     if (!pending) {
       pending = this.restore(record).finally(() => this.restoring.delete(record.id));
       this.restoring.set(record.id, pending);
     }
     return pending;
+  }
+
+  /** Number of sessions with a live SDK server here. */
+  get size(): number {
+    return this.live.size;
   }
 
   private async restore(record: SessionRecord): Promise<LiveSession> {
@@ -165,17 +175,34 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
     };
     await session.transport.replay(initialize);
     await session.transport.replay({ jsonrpc: '2.0', method: 'notifications/initialized' });
-    this.live.set(record.id, session);
-    this.liveGauge.set(this.live.size);
+    this.keep(session);
     this.log.debug(`restored session ${record.id}`);
     return session;
   }
 
   private async build(id: string): Promise<LiveSession> {
     const transport = new SessionTransport(id, this.events);
+    transport.onAnswered = (requestId) => this.cancellations.finished(id, requestId);
     const server = this.factory.create(id);
     await server.connect(transport);
     return { id, server, transport };
+  }
+
+  /** Holds a session, evicting the least recently used idle ones beyond `MAX_LOCAL_SESSIONS`. */
+  private keep(session: LiveSession): void {
+    this.live.set(session.id, session);
+    let excess = this.live.size - this.env.MAX_LOCAL_SESSIONS;
+    if (excess > 0) {
+      for (const [id, candidate] of this.live) {
+        if (excess <= 0) break;
+        if (candidate === session || candidate.transport.busy) continue;
+        this.live.delete(id);
+        excess--;
+        this.evictions.inc();
+        void candidate.server.close().catch(() => undefined);
+      }
+    }
+    this.liveGauge.set(this.live.size);
   }
 
   /** Deletes a session everywhere. */
@@ -184,7 +211,9 @@ export class McpSessions implements OnModuleInit, OnApplicationShutdown {
     await this.close(id);
   }
 
+  /** The session ended (deleted, expired): its requests running here stop, its server goes. */
   private async close(id: string): Promise<void> {
+    this.cancellations.cancelSession(id, 'session closed');
     const session = this.live.get(id);
     if (!session) return;
     this.live.delete(id);

@@ -1,0 +1,44 @@
+import type { Principal } from '@fabric/contracts';
+import type { ClientChannel } from './client-channel';
+
+/** Who asks, as far as the gateway knows: what every era hands to the operations. */
+export interface OperationContext {
+  /** The authenticated caller, once authentication exists. */
+  principal?: Principal;
+  /** Opaque id of the client's conversation (a 2025-11-25 session), passed on to services. */
+  sessionId?: string;
+  /** Aborts the operation: the client cancelled, disconnected, or its session ended. */
+  signal?: AbortSignal;
+  /** Reaches the client while the operation runs; without it the operation cannot talk back. */
+  channel?: ClientChannel;
+}
+
+/** The requests the operations answer, whatever the protocol era that carried them. */
+export type Operation =
+  | { kind: 'tools/call'; name: string; arguments?: Record<string, unknown> }
+  | { kind: 'resources/read'; uri: string }
+  | { kind: 'prompts/get'; name: string; arguments?: Record<string, string> }
+  | {
+      kind: 'completion/complete';
+      ref: { type: 'ref/prompt'; name: string } | { type: 'ref/resource'; uri: string };
+      argument: { name: string; value: string };
+      context?: Record<string, string>;
+    }
+  | ListOperation<'tools/list'>
+  | ListOperation<'resources/list'>
+  | ListOperation<'resources/templates/list'>
+  | ListOperation<'prompts/list'>;
+
+/** A page of one of the catalog's lists. */
+export interface ListOperation<K extends string> {
+  kind: K;
+  cursor?: string;
+}
+
+export type OperationKind = Operation['kind'];
+
+/** One operation on its way through the policy pipeline. */
+export interface OperationRequest<O extends Operation = Operation> {
+  readonly operation: O;
+  readonly context: OperationContext;
+}

@@ -1,0 +1,292 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type {
+  CallToolResult,
+  CompleteResult,
+  GetPromptResult,
+  ListPromptsResult,
+  ListResourceTemplatesResult,
+  ListResourcesResult,
+  ListToolsResult,
+  ReadResourceResult,
+} from '@modelcontextprotocol/sdk/types.js';
+import { CompletionResultSchema, FabricError } from '@fabric/contracts';
+import { MetricsRegistry } from '@fabric/platform-observability';
+import { CatalogService } from '../catalog/catalog.service';
+import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { PolicyPipeline } from '../policy/policy.pipeline';
+import type { CallListener } from '../routing/call-events';
+import { ServiceClient, type CallOptions } from '../routing/service.client';
+import { ArgumentValidator } from './argument.validator';
+import type { ClientChannel } from './client-channel';
+import type { Operation, OperationContext } from './operation';
+import { paginate } from './pagination';
+import { ResourceResolver } from './resource-resolver';
+import { RPC, RpcError } from './rpc.error';
+import { ToolResultChecker, toolError } from './tool-result';
+
+type OperationOf<K extends Operation['kind']> = Extract<Operation, { kind: K }>;
+
+/** Protocol error of a failed resource/prompt/completion call (tools report failures as `isError` results). */
+function toRpcError(error: unknown): RpcError {
+  if (error instanceof RpcError) return error;
+  if (error instanceof FabricError) {
+    switch (error.code) {
+      case 'NOT_FOUND':
+      case 'INVALID_ARGUMENT':
+        return new RpcError(RPC.InvalidParams, error.message);
+      default:
+        return new RpcError(RPC.InternalError, error.message);
+    }
+  }
+  return new RpcError(RPC.InternalError, 'Internal error');
+}
+
+/** A channel as the service client's back-channel listener. */
+function listenerOf(channel: ClientChannel): CallListener {
+  return { event: (event) => channel.notify(event), request: (request, signal) => channel.ask(request, signal) };
+}
+
+/**
+ * What the gateway does for a client, whatever the protocol era that carried the request: tools/call,
+ * resources/read, prompts/get and completion routed to services, lists answered from the catalog. Every
+ * operation passes the policy pipeline once. Knows neither sessions nor the SDK's server.
+ */
+@Injectable()
+export class Operations {
+  private readonly toolCalls;
+  private readonly toolDuration;
+
+  constructor(
+    @Inject(CatalogService) private readonly catalog: CatalogService,
+    @Inject(ServiceClient) private readonly services: ServiceClient,
+    @Inject(ArgumentValidator) private readonly validator: ArgumentValidator,
+    @Inject(ToolResultChecker) private readonly results: ToolResultChecker,
+    @Inject(ResourceResolver) private readonly resources: ResourceResolver,
+    @Inject(PolicyPipeline) private readonly pipeline: PolicyPipeline,
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    @Inject(MetricsRegistry) metrics: MetricsRegistry,
+  ) {
+    this.toolCalls = metrics.counter('fabric_gateway_tool_calls_total', 'tools/call requests by tool and outcome', [
+      'tool',
+      'outcome',
+    ]);
+    this.toolDuration = metrics.histogram('fabric_gateway_tool_call_seconds', 'tools/call latency at the gateway', [
+      'tool',
+    ]);
+  }
+
+  /**
+   * tools/call: an unknown tool is a protocol error (`RpcError`); invalid arguments and every failure of
+   * the call are tool results with `isError`.
+   */
+  callTool(operation: OperationOf<'tools/call'>, context: OperationContext): Promise<CallToolResult> {
+    return this.pipeline.run({ operation, context }, () => this.executeToolCall(operation, context));
+  }
+
+  /** resources/read: a fixed resource or the first matching template; unknown URIs are ResourceNotFound. */
+  readResource(operation: OperationOf<'resources/read'>, context: OperationContext): Promise<ReadResourceResult> {
+    return this.pipeline.run({ operation, context }, async () => {
+      const { uri } = operation;
+      const target = this.resources.resolve(uri);
+      if (!target) throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+      try {
+        return (await this.services.call({
+          service: target.service,
+          operation: 'resources.read',
+          idempotent: true,
+          name: target.name,
+          uri,
+          ...(target.params ? { params: target.params } : {}),
+          timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+          ...this.backChannel(context),
+        })) as ReadResourceResult;
+      } catch (error) {
+        if (error instanceof FabricError && error.code === 'NOT_FOUND')
+          throw new RpcError(RPC.ResourceNotFound, error.message, { uri });
+        throw toRpcError(error);
+      }
+    });
+  }
+
+  /** prompts/get: unknown prompts and missing required arguments are InvalidParams. */
+  getPrompt(operation: OperationOf<'prompts/get'>, context: OperationContext): Promise<GetPromptResult> {
+    return this.pipeline.run({ operation, context }, async () => {
+      const { name, arguments: args } = operation;
+      const prompt = this.catalog.snapshot.prompt(name);
+      if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${name}`);
+      const missing = prompt.descriptor.arguments.filter((arg) => arg.required && args?.[arg.name] === undefined);
+      if (missing.length > 0) {
+        throw new RpcError(
+          RPC.InvalidParams,
+          `Missing required argument(s) for prompt ${name}: ${missing.map((arg) => arg.name).join(', ')}`,
+        );
+      }
+      try {
+        return (await this.services.call({
+          service: prompt.service,
+          operation: 'prompts.get',
+          idempotent: true,
+          name: prompt.descriptor.name,
+          arguments: args ?? {},
+          timeoutMs: prompt.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+          ...this.backChannel(context),
+        })) as GetPromptResult;
+      } catch (error) {
+        throw toRpcError(error);
+      }
+    });
+  }
+
+  /** completion/complete: values from the service when the argument is completable, else none. */
+  complete(operation: OperationOf<'completion/complete'>, context: OperationContext): Promise<CompleteResult> {
+    return this.pipeline.run({ operation, context }, async () => {
+      const { ref, argument } = operation;
+      const snapshot = this.catalog.snapshot;
+      let target: { service: string; name: string; completable?: string[]; timeoutMs?: number };
+      if (ref.type === 'ref/prompt') {
+        const prompt = snapshot.prompt(ref.name);
+        if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${ref.name}`);
+        target = { service: prompt.service, ...prompt.descriptor };
+      } else {
+        const template = snapshot.templateByUriTemplate(ref.uri);
+        if (!template) throw new RpcError(RPC.InvalidParams, `Unknown resource template: ${ref.uri}`);
+        target = { service: template.service, ...template.descriptor };
+      }
+      if (!target.completable?.includes(argument.name)) {
+        return { completion: { values: [], total: 0, hasMore: false } };
+      }
+      try {
+        const completion = CompletionResultSchema.parse(
+          await this.services.call({
+            service: target.service,
+            operation: 'completion.complete',
+            idempotent: true,
+            name: target.name,
+            completion: {
+              argument: argument.name,
+              value: argument.value,
+              ...(operation.context ? { context: operation.context } : {}),
+            },
+            timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+            ...this.backChannel(context),
+          }),
+        );
+        return { completion };
+      } catch (error) {
+        throw toRpcError(error);
+      }
+    });
+  }
+
+  listTools(operation: OperationOf<'tools/list'>, context: OperationContext): Promise<ListToolsResult> {
+    return this.pipeline.run({ operation, context }, async () => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.tools, operation.cursor, this.env.LIST_PAGE_SIZE);
+      return {
+        tools: page.map(({ publicName, descriptor }) => ({
+          name: publicName,
+          ...(descriptor.title ? { title: descriptor.title } : {}),
+          ...(descriptor.description ? { description: descriptor.description } : {}),
+          inputSchema: descriptor.inputSchema as { type: 'object' },
+          ...(descriptor.outputSchema ? { outputSchema: descriptor.outputSchema as { type: 'object' } } : {}),
+          ...(descriptor.annotations ? { annotations: descriptor.annotations } : {}),
+          ...(descriptor.icons ? { icons: descriptor.icons } : {}),
+        })),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
+    });
+  }
+
+  listResources(operation: OperationOf<'resources/list'>, context: OperationContext): Promise<ListResourcesResult> {
+    return this.pipeline.run({ operation, context }, async () => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.resources, operation.cursor, this.env.LIST_PAGE_SIZE);
+      return {
+        resources: page.map(({ descriptor: { timeoutMs: _t, cache: _c, ...resource } }) => resource),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
+    });
+  }
+
+  listResourceTemplates(
+    operation: OperationOf<'resources/templates/list'>,
+    context: OperationContext,
+  ): Promise<ListResourceTemplatesResult> {
+    return this.pipeline.run({ operation, context }, async () => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.templates, operation.cursor, this.env.LIST_PAGE_SIZE);
+      return {
+        resourceTemplates: page.map(
+          ({ descriptor: { timeoutMs: _t, cache: _c, completable: _k, ...template } }) => template,
+        ),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
+    });
+  }
+
+  listPrompts(operation: OperationOf<'prompts/list'>, context: OperationContext): Promise<ListPromptsResult> {
+    return this.pipeline.run({ operation, context }, async () => {
+      const { page, nextCursor } = paginate(this.catalog.snapshot.prompts, operation.cursor, this.env.LIST_PAGE_SIZE);
+      return {
+        prompts: page.map(({ publicName, descriptor: { timeoutMs: _t, completable: _k, name: _n, ...prompt } }) => ({
+          name: publicName,
+          ...prompt,
+        })),
+        ...(nextCursor ? { nextCursor } : {}),
+      };
+    });
+  }
+
+  /** Whether a URI names a resource of the catalog (fixed or by a template). */
+  hasResource(uri: string): boolean {
+    return this.resources.resolve(uri) !== undefined;
+  }
+
+  private async executeToolCall(
+    { name, arguments: args }: OperationOf<'tools/call'>,
+    context: OperationContext,
+  ): Promise<CallToolResult> {
+    const tool = this.catalog.snapshot.tool(name);
+    if (!tool) throw new RpcError(RPC.InvalidParams, `Unknown tool: ${name}`);
+    const input = args ?? {};
+    const invalid = this.validator.validate(tool.descriptor.inputSchema, input);
+    if (invalid) {
+      this.toolCalls.inc({ tool: name, outcome: 'INVALID_ARGUMENT' });
+      return toolError(`Invalid arguments for tool ${name}: ${invalid}`);
+    }
+    const stopTimer = this.toolDuration.startTimer({ tool: name });
+    try {
+      const { annotations } = tool.descriptor;
+      const reply = await this.services.call({
+        service: tool.service,
+        operation: 'tools.call',
+        name: tool.descriptor.name,
+        idempotent: annotations?.readOnlyHint === true || annotations?.idempotentHint === true,
+        arguments: input,
+        timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+        ...this.backChannel(context),
+      });
+      const result = this.results.check(name, tool.descriptor.outputSchema, reply);
+      this.toolCalls.inc({ tool: name, outcome: result.isError ? 'TOOL_ERROR' : 'ok' });
+      return result;
+    } catch (error) {
+      const failure = error instanceof FabricError ? error : new FabricError('INTERNAL', 'Internal error');
+      this.toolCalls.inc({ tool: name, outcome: failure.code });
+      return toolError(`${failure.message}${failure.retryable ? ' (retryable)' : ''}`);
+    } finally {
+      stopTimer();
+    }
+  }
+
+  /** What a service call carries of the caller and how it reaches the client while it runs. */
+  private backChannel(
+    context: OperationContext,
+  ): Pick<CallOptions, 'sessionId' | 'principal' | 'signal' | 'logLevel' | 'progressToken' | 'listener'> {
+    const { sessionId, principal, signal, channel } = context;
+    return {
+      sessionId,
+      principal,
+      signal,
+      logLevel: channel?.logLevel,
+      progressToken: channel?.progressToken,
+      listener: channel ? listenerOf(channel) : undefined,
+    };
+  }
+}

@@ -1,0 +1,27 @@
+import { Module } from '@nestjs/common';
+import { CatalogModule } from '../catalog/catalog.module';
+import { OperationsModule } from '../operations/operations.module';
+import { RoutingModule } from '../routing/routing.module';
+import { ProtocolRouter } from './protocol.router';
+import { ClientRequests } from './session-2025/client-requests';
+import { EventLog } from './session-2025/event-log';
+import { SdkServerFactory } from './session-2025/sdk-server.factory';
+import { Session2025Adapter } from './session-2025/session-2025.adapter';
+import { SessionRegistry } from './session-2025/session.registry';
+import { SessionStore } from './session-2025/session.store';
+
+/** The protocol eras on the MCP endpoint; the only module that knows the MCP SDK's server side. */
+@Module({
+  imports: [CatalogModule, OperationsModule, RoutingModule],
+  providers: [
+    ProtocolRouter,
+    Session2025Adapter,
+    SessionRegistry,
+    SessionStore,
+    SdkServerFactory,
+    ClientRequests,
+    EventLog,
+  ],
+  exports: [ProtocolRouter],
+})
+export class ProtocolModule {}

@@ -1,0 +1,34 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { detectEra, type Era } from './era';
+import type { AccessNote, ProtocolAdapter } from './protocol.adapter';
+import { Session2025Adapter } from './session-2025/session-2025.adapter';
+
+/**
+ * Hands each request to the adapter of its protocol era. Eras without an adapter of their own are served
+ * by the session era, which answers them as it always has (a request without a session is refused).
+ */
+@Injectable()
+export class ProtocolRouter {
+  private readonly adapters: Partial<Record<Era, ProtocolAdapter>>;
+
+  constructor(@Inject(Session2025Adapter) private readonly sessions: Session2025Adapter) {
+    this.adapters = { 'session-2025': sessions };
+  }
+
+  private adapterFor(req: IncomingMessage, body?: unknown): ProtocolAdapter {
+    return this.adapters[detectEra(req.headers, body)] ?? this.sessions;
+  }
+
+  post(req: IncomingMessage, res: ServerResponse, body: unknown, note: AccessNote): Promise<void> {
+    return this.adapterFor(req, body).post(req, res, body, note);
+  }
+
+  stream(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
+    return this.adapterFor(req).stream(req, res, note);
+  }
+
+  remove(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
+    return this.adapterFor(req).remove(req, res, note);
+  }
+}

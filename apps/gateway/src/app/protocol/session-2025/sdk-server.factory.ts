@@ -1,0 +1,174 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Server } from '@modelcontextprotocol/sdk/server/index.js';
+import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
+import {
+  CallToolRequestSchema,
+  CompleteRequestSchema,
+  GetPromptRequestSchema,
+  ListPromptsRequestSchema,
+  ListResourceTemplatesRequestSchema,
+  ListResourcesRequestSchema,
+  ListToolsRequestSchema,
+  ReadResourceRequestSchema,
+  SetLevelRequestSchema,
+  SubscribeRequestSchema,
+  UnsubscribeRequestSchema,
+  type InitializeResult,
+  type ServerNotification,
+  type ServerRequest,
+} from '@modelcontextprotocol/sdk/types.js';
+import type { LogLevel } from '@fabric/contracts';
+import { Operations } from '../../operations/operations.service';
+import type { OperationContext } from '../../operations/operation';
+import { RPC, RpcError } from '../../operations/rpc.error';
+import { ClientRequests } from './client-requests';
+import type { Emit } from './direct.exchange';
+import { SessionChannel } from './session.channel';
+import { SessionStore } from './session.store';
+
+/** Resource subscriptions one session may hold. */
+const MAX_SUBSCRIPTIONS = 100;
+
+export const SERVER_INFO = { name: 'mcp-fabric', title: 'MCP Fabric', version: '0.1.0' } as const;
+
+const SERVER_CAPABILITIES = {
+  tools: { listChanged: true },
+  resources: { listChanged: true, subscribe: true },
+  prompts: { listChanged: true },
+  logging: {},
+  completions: {},
+};
+
+/**
+ * The answer to `initialize`, as the session's SDK server gives it (`Server._oninitialize`): answering it
+ * here lets a new session exist without an SDK server until a request needs one.
+ */
+export function initializeResult(protocolVersion: string): InitializeResult {
+  return { protocolVersion, capabilities: SERVER_CAPABILITIES, serverInfo: SERVER_INFO };
+}
+
+/**
+ * Builds the SDK server of one 2025-11-25 session: the SDK parses and answers the protocol (initialize,
+ * lists, completion, logging, subscriptions, batches); every request is handed to the operations.
+ */
+@Injectable()
+export class SdkServerFactory {
+  private readonly log = new Logger('McpServer');
+
+  constructor(
+    @Inject(Operations) private readonly operations: Operations,
+    @Inject(SessionStore) private readonly sessions: SessionStore,
+    @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
+  ) {}
+
+  /** The operation context of a request in `sessionId`: its messages go on `emit` (the request's stream). */
+  contextOf(
+    sessionId: string,
+    logLevel: LogLevel | undefined,
+    progressToken: string | number | undefined,
+    signal: AbortSignal | undefined,
+    emit: Emit,
+  ): OperationContext {
+    return {
+      sessionId,
+      signal,
+      channel: new SessionChannel(sessionId, logLevel, progressToken, emit, signal, this.sessions, this.clientRequests),
+    };
+  }
+
+  create(sessionId: string): Server {
+    const server = new Server(SERVER_INFO, { capabilities: SERVER_CAPABILITIES });
+    // Messages of a request served by the SDK go on that request's stream.
+    const contextOf = async (
+      extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
+      progressToken?: string | number,
+    ): Promise<OperationContext> =>
+      this.contextOf(
+        sessionId,
+        (await this.sessions.get(sessionId))?.logLevel,
+        progressToken,
+        extra.signal,
+        (message) => server.transport!.send(message, { relatedRequestId: extra.requestId }),
+      );
+    const plain = { sessionId };
+
+    server.setRequestHandler(ListToolsRequestSchema, (request) =>
+      this.operations.listTools({ kind: 'tools/list', cursor: request.params?.cursor }, plain),
+    );
+    server.setRequestHandler(ListResourcesRequestSchema, (request) =>
+      this.operations.listResources({ kind: 'resources/list', cursor: request.params?.cursor }, plain),
+    );
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) =>
+      this.operations.listResourceTemplates(
+        { kind: 'resources/templates/list', cursor: request.params?.cursor },
+        plain,
+      ),
+    );
+    server.setRequestHandler(ListPromptsRequestSchema, (request) =>
+      this.operations.listPrompts({ kind: 'prompts/list', cursor: request.params?.cursor }, plain),
+    );
+
+    server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
+      this.operations.callTool(
+        { kind: 'tools/call', name: request.params.name, arguments: request.params.arguments },
+        await contextOf(extra, request.params._meta?.progressToken),
+      ),
+    );
+    server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
+      this.operations.readResource(
+        { kind: 'resources/read', uri: request.params.uri },
+        await contextOf(extra, request.params._meta?.progressToken),
+      ),
+    );
+    server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>
+      this.operations.getPrompt(
+        { kind: 'prompts/get', name: request.params.name, arguments: request.params.arguments },
+        await contextOf(extra, request.params._meta?.progressToken),
+      ),
+    );
+    server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
+      const { ref, argument, context } = request.params;
+      return this.operations.complete(
+        {
+          kind: 'completion/complete',
+          ref: ref.type === 'ref/prompt' ? { type: ref.type, name: ref.name } : { type: ref.type, uri: ref.uri },
+          argument,
+          ...(context?.arguments ? { context: context.arguments } : {}),
+        },
+        await contextOf(extra, request.params._meta?.progressToken),
+      );
+    });
+
+    server.setRequestHandler(SetLevelRequestSchema, async (request) => {
+      await this.sessions.update(sessionId, () => ({ logLevel: request.params.level }));
+      return {};
+    });
+
+    // Subscriptions live in the session record: whichever replica holds the client's stream tells it.
+    server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+      const uri = request.params.uri;
+      if (!this.operations.hasResource(uri))
+        throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+      const current = (await this.sessions.get(sessionId))?.subscriptions ?? [];
+      // Templates match endless URIs; the record every replica copies must stay small.
+      if (!current.includes(uri) && current.length >= MAX_SUBSCRIPTIONS) {
+        throw new RpcError(RPC.InvalidParams, `A session can subscribe to at most ${MAX_SUBSCRIPTIONS} resources`);
+      }
+      await this.sessions.update(sessionId, (record) => ({
+        subscriptions: [...new Set([...(record.subscriptions ?? []), uri])].slice(0, MAX_SUBSCRIPTIONS),
+      }));
+      return {};
+    });
+
+    server.setRequestHandler(UnsubscribeRequestSchema, async (request) => {
+      const uri = request.params.uri;
+      await this.sessions.update(sessionId, (record) => ({
+        subscriptions: (record.subscriptions ?? []).filter((subscribed) => subscribed !== uri),
+      }));
+      return {};
+    });
+
+    server.onerror = (error) => this.log.warn({ err: error, sessionId }, 'MCP protocol error');
+    return server;
+  }
+}
