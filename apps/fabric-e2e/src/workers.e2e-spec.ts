@@ -102,7 +102,7 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
     expect([...answered].sort((a, b) => a - b)).toEqual(workers);
   }
 
-  it('the catalog holds one instance per service worker, named INSTANCE_ID-w<index>', async () => {
+  it('the catalog holds one instance per service worker, named INSTANCE_ID-w<index>-<nonce>', async () => {
     const instances = async () => {
       const metrics = await (await fetch(`${fabric.gateway.url}/metrics`, { headers: { connection: 'close' } })).text();
       return Number(/^fabric_gateway_catalog_instances\{service="testbed"\} (\d+)$/m.exec(metrics)?.[1]);
@@ -110,8 +110,8 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
     await eventually(async () => (await instances()) === 2, 10_000, 'two testbed instances in the catalog');
     await eventually(
       () =>
-        fabric.gateway.logs().includes('instance bench-w0 joined') &&
-        fabric.gateway.logs().includes('instance bench-w1 joined'),
+        /instance bench-w0-[0-9a-f]{6} joined/.test(fabric.gateway.logs()) &&
+        /instance bench-w1-[0-9a-f]{6} joined/.test(fabric.gateway.logs()),
     );
   });
 
@@ -149,6 +149,13 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
       'the replacement to take calls',
     );
     expect(answers.filter((answer) => !after.includes(answer as number))).toEqual([]);
+    // The replacement takes the dead worker's slot under an id of its own, so the gateway cannot mistake one for the other.
+    // (Each gateway worker logs every join: the ids are counted once.)
+    const joined = () =>
+      new Set([...fabric.gateway.logs().matchAll(/instance (bench-w\d-[0-9a-f]{6}) joined/g)].map((match) => match[1]));
+    const ids = await eventually(() => joined().size >= 3 && [...joined()], 10_000, 'the replacement to join');
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids.map((id) => id.slice(0, 'bench-w0'.length))).size).toBe(2);
   });
 
   it('a gateway worker killed with SIGKILL is replaced by its primary, and the session keeps being served', async () => {

@@ -49,7 +49,7 @@ export async function startWithWorkers<T>(
   }
   const count = workerCount(env);
   if (count === 1) return start();
-  new WorkerPool(app, env).start(count);
+  new WorkerPool(app).start(count);
   return undefined;
 }
 
@@ -67,10 +67,7 @@ class WorkerPool {
   private stopping = false;
   private exitCode = 0;
 
-  constructor(
-    private readonly app: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
+  constructor(private readonly app: string) {}
 
   start(count: number): void {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.stop(0));
@@ -78,11 +75,8 @@ class WorkerPool {
   }
 
   private fork(slot: Slot): void {
-    const instanceId = this.env['INSTANCE_ID'];
-    const worker = cluster.fork({
-      WORKER_INDEX: String(slot.index),
-      ...(instanceId ? { INSTANCE_ID: `${instanceId}-w${slot.index}` } : {}),
-    });
+    // The slot, not the fork count: a replacement keeps the index (in instance ids, logs, metric labels).
+    const worker = cluster.fork({ WORKER_INDEX: String(slot.index) });
     const forkedAt = Date.now();
     this.live.add(worker);
     worker.once('listening', () => (slot.up = true));

@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
-import { randomUUID } from 'node:crypto';
 import {
   CallRequestSchema,
   CancelSchema,
@@ -22,6 +21,7 @@ import type { CallContext } from './call-context';
 import { CallChannel } from './call.channel';
 import { dispatchCall } from './call.dispatcher';
 import { HandlerRegistry } from './handler.registry';
+import { instanceIdOf } from './instance-id';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
 import { toWireError } from './wire-error';
 
@@ -62,7 +62,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   ) {
     super();
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
-    this.instanceId = env.INSTANCE_ID ?? `${registry.identity.service}-${randomUUID().slice(0, 8)}`;
+    this.instanceId = instanceIdOf(env.INSTANCE_ID ?? registry.identity.service, env.WORKER_INDEX);
     this.calls = metrics.counter('fabric_service_calls_total', 'Calls served, by operation, name and outcome', [
       'operation',
       'name',

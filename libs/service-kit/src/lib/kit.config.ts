@@ -13,7 +13,9 @@ export const serviceEnvSchema = baseEnvSchema.extend({
    * another replica) instead of queueing behind a slow handler.
    */
   MAX_CONCURRENT_CALLS: intEnv(128, 1),
-  /** Unique id of this replica; generated when absent. */
+  /** Readable start of this replica's id (the service name when absent); a nonce of the process follows it. */
   INSTANCE_ID: z.string().min(1).optional(),
+  /** Set by the primary for each of its workers (`WORKERS` > 1): the worker's slot, kept by its replacements. */
+  WORKER_INDEX: z.coerce.number().int().min(0).optional(),
 });
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
