@@ -9,6 +9,13 @@ export const serviceEnvSchema = baseEnvSchema.extend({
   /** Interval of the announcement heartbeat; the gateway drops an instance after three missed beats. */
   HEARTBEAT_MS: intEnv(2_000, 100),
   /**
+   * Pause between rounds of readiness checks (database, NATS…). They run apart from the heartbeat, which
+   * announces what the latest round found: a hanging check cannot delay an announcement.
+   */
+  READINESS_INTERVAL_MS: intEnv(2_000, 100),
+  /** A readiness check that takes longer counts as failing: the replica leaves the queue group until one passes. */
+  READINESS_TIMEOUT_MS: intEnv(2_000, 1),
+  /**
    * Calls one replica runs at once; more are refused at once (not started, so the gateway sends them to
    * another replica) instead of queueing behind a slow handler.
    */
