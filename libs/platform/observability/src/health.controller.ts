@@ -1,7 +1,13 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorFunction } from '@nestjs/terminus';
+import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthIndicatorFunction,
+} from '@nestjs/terminus';
 import { MetricsRegistry } from './metrics.registry';
 import { ReadinessRegistry } from './readiness.registry';
+import { WorkerMetricsError } from './worker.metrics';
 
 /** `/healthz` (the process runs), `/readyz` (its dependencies answer) and `/metrics` (Prometheus text). */
 @Controller()
@@ -23,7 +29,10 @@ export class HealthController {
   @HealthCheck()
   readinessCheck() {
     const checks: HealthIndicatorFunction[] = [
-      () => (this.readiness.isStopping ? this.indicators.check('process').down('stopping') : this.indicators.check('process').up()),
+      () =>
+        this.readiness.isStopping
+          ? this.indicators.check('process').down('stopping')
+          : this.indicators.check('process').up(),
       ...this.readiness.entries().map(([name, check]): HealthIndicatorFunction => async () => {
         const indicator = this.indicators.check(name);
         try {
@@ -40,6 +49,12 @@ export class HealthController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async metricsText(): Promise<string> {
-    return this.metrics.registry.metrics();
+    try {
+      return await this.metrics.text();
+    } catch (error) {
+      // A scrape that would miss a worker fails: partial sums would look like counter resets.
+      if (error instanceof WorkerMetricsError) throw new ServiceUnavailableException(error.message);
+      throw error;
+    }
   }
 }
