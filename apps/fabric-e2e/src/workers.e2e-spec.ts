@@ -3,6 +3,7 @@ import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { Fabric, INITIALIZE, postRaw, textOf } from './support/fabric';
 import { AppProcess, eventually } from './support/processes';
 import { childPids, isRunning } from './support/process-tree';
+import { metricValue } from './support/metrics';
 
 const GRACE_MS = 5_000;
 
@@ -47,6 +48,11 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
     } catch (error) {
       return String(error);
     }
+  }
+
+  /** The text of `/metrics` on a connection of its own, so that the primary hands the scrape to any of its workers. */
+  async function scrape(app: AppProcess): Promise<string> {
+    return (await fetch(`${app.url}/metrics`, { headers: { connection: 'close' } })).text();
   }
 
   /** A raw POST on a connection of its own, so that the primary hands it to any of its workers. */
@@ -102,16 +108,23 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
     expect([...answered].sort((a, b) => a - b)).toEqual(workers);
   }
 
-  it('the catalog holds one instance per service worker, named INSTANCE_ID-w<index>', async () => {
-    const instances = async () => {
-      const metrics = await (await fetch(`${fabric.gateway.url}/metrics`, { headers: { connection: 'close' } })).text();
-      return Number(/^fabric_gateway_catalog_instances\{service="testbed"\} (\d+)$/m.exec(metrics)?.[1]);
-    };
-    await eventually(async () => (await instances()) === 2, 10_000, 'two testbed instances in the catalog');
+  it('the catalog holds one instance per service worker, named INSTANCE_ID-w<index>-<nonce>', async () => {
+    // A gauge is reported per worker (each gateway worker has a catalog of its own).
+    const instances = async () =>
+      [
+        ...(await scrape(fabric.gateway)).matchAll(
+          /^fabric_gateway_catalog_instances\{service="testbed",worker="\d"\} (\d+)$/gm,
+        ),
+      ].map((match) => Number(match[1]));
+    await eventually(
+      async () => (await instances()).join() === '2,2',
+      10_000,
+      'two testbed instances in the catalog of both gateway workers',
+    );
     await eventually(
       () =>
-        fabric.gateway.logs().includes('instance bench-w0 joined') &&
-        fabric.gateway.logs().includes('instance bench-w1 joined'),
+        /instance bench-w0-[0-9a-f]{6} joined/.test(fabric.gateway.logs()) &&
+        /instance bench-w1-[0-9a-f]{6} joined/.test(fabric.gateway.logs()),
     );
   });
 
@@ -126,6 +139,34 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
       'calls to reach both workers',
     );
     expect([...new Set(answers)].sort((a, b) => Number(a) - Number(b))).toEqual(workers);
+  });
+
+  it('/metrics on the shared port reports the calls of both service workers, summed, and the gauges of each', async () => {
+    const workers = await workersOf(testbed);
+    const { client } = await fabric.connect();
+    await fabric.waitForTool(client, 'testbed_stats');
+    const served = () =>
+      metricValue(
+        testbed.url,
+        'fabric_service_calls_total',
+        { operation: 'tools.call', name: 'stats', outcome: 'ok' },
+        { headers: { connection: 'close' } },
+      );
+    const before = await served();
+    const answers: (number | string)[] = [];
+    await eventually(
+      async () => answers.push(await statsPid(client)) >= 20 && new Set(answers).size >= 2,
+      10_000,
+      'calls to reach both workers',
+    );
+    // Every call succeeded and each worker served some: no single worker's counter holds them all.
+    expect([...new Set(answers)].sort((a, b) => Number(a) - Number(b))).toEqual(workers);
+    // Each scrape, on a fresh connection, is answered by either worker, and every one sees both.
+    const totals = [];
+    for (let i = 0; i < 4; i++) totals.push(await served());
+    expect(totals).toEqual(Array(4).fill(before + answers.length));
+    const inFlight = [...(await scrape(testbed)).matchAll(/^fabric_service_in_flight\{worker="(\d)"\} (\d+)$/gm)];
+    expect(inFlight.map((match) => `${match[1]}:${match[2]}`).sort()).toEqual(['0:0', '1:0']);
   });
 
   it('an MCP session is served by both gateway workers, one request per fresh connection', async () => {
@@ -149,6 +190,13 @@ describe('WORKERS=2: an app as two worker processes behind one port', () => {
       'the replacement to take calls',
     );
     expect(answers.filter((answer) => !after.includes(answer as number))).toEqual([]);
+    // The replacement takes the dead worker's slot under an id of its own, so the gateway cannot mistake one for the other.
+    // (Each gateway worker logs every join: the ids are counted once.)
+    const joined = () =>
+      new Set([...fabric.gateway.logs().matchAll(/instance (bench-w\d-[0-9a-f]{6}) joined/g)].map((match) => match[1]));
+    const ids = await eventually(() => joined().size >= 3 && [...joined()], 10_000, 'the replacement to join');
+    expect(ids).toHaveLength(3);
+    expect(new Set(ids.map((id) => id.slice(0, 'bench-w0'.length))).size).toBe(2);
   });
 
   it('a gateway worker killed with SIGKILL is replaced by its primary, and the session keeps being served', async () => {

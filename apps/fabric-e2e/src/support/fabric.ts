@@ -54,6 +54,7 @@ export class Fabric {
       FABRIC_NAMESPACE: this.namespace,
       NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
       HEARTBEAT_MS: '500',
+      READINESS_INTERVAL_MS: '500',
     };
   }
 

@@ -24,22 +24,18 @@ const MAX_COMPLETIONS = 100;
 export class GraphService {
   constructor(@Inject(GraphRepository) private readonly repository: GraphRepository) {}
 
-  /** Creates the entities with new names; a name that exists, or repeats one earlier in the batch, is skipped with its observations. */
-  createEntities(entities: Entity[], signal?: AbortSignal): Promise<{ created: Entity[]; skipped: string[] }> {
+  /** Creates the entities with new names and returns them; a name that exists, or repeats one earlier in the batch, is skipped with its observations. */
+  createEntities(entities: Entity[], signal?: AbortSignal): Promise<Entity[]> {
     return this.repository.write(async (tx) => {
       const created: Entity[] = [];
-      const skipped: string[] = [];
       for (const entity of entities) {
         const id = await tx.insertEntity(entity.name, entity.entityType);
-        if (id === undefined) {
-          skipped.push(entity.name);
-          continue;
-        }
+        if (id === undefined) continue;
         const observations = unique(entity.observations);
         await tx.insertObservations(id, observations);
         created.push({ name: entity.name, entityType: entity.entityType, observations });
       }
-      return { created, skipped };
+      return created;
     }, signal);
   }
 
@@ -53,7 +49,8 @@ export class GraphService {
       }
       const created: Relation[] = [];
       for (const { from, to, relationType } of relations) {
-        if (await tx.insertRelation(idOf(ids, from), idOf(ids, to), relationType)) created.push({ from, to, relationType });
+        if (await tx.insertRelation(idOf(ids, from), idOf(ids, to), relationType))
+          created.push({ from, to, relationType });
       }
       return created;
     }, signal);
@@ -66,7 +63,10 @@ export class GraphService {
       for (const addition of additions) idOf(ids, addition.entityName);
       const results: AddedObservations[] = [];
       for (const { entityName, contents } of additions) {
-        results.push({ entityName, addedObservations: await tx.insertObservations(idOf(ids, entityName), unique(contents)) });
+        results.push({
+          entityName,
+          addedObservations: await tx.insertObservations(idOf(ids, entityName), unique(contents)),
+        });
       }
       return results;
     }, signal);
@@ -76,12 +76,18 @@ export class GraphService {
   deleteEntities(names: string[], signal?: AbortSignal): Promise<{ deleted: string[]; notFound: string[] }> {
     return this.repository.write(async (tx) => {
       const deleted = await tx.deleteEntities(unique(names));
-      return { deleted: names.filter((name) => deleted.has(name)), notFound: names.filter((name) => !deleted.has(name)) };
+      return {
+        deleted: names.filter((name) => deleted.has(name)),
+        notFound: names.filter((name) => !deleted.has(name)),
+      };
     }, signal);
   }
 
   /** Deletes the given observations; counts those that existed and names the entities that do not. */
-  deleteObservations(deletions: ObservationDeletion[], signal?: AbortSignal): Promise<{ deletedCount: number; missingEntities: string[] }> {
+  deleteObservations(
+    deletions: ObservationDeletion[],
+    signal?: AbortSignal,
+  ): Promise<{ deletedCount: number; missingEntities: string[] }> {
     return this.repository.write(async (tx) => {
       const ids = await tx.entityIds(unique(deletions.map((deletion) => deletion.entityName)));
       let deletedCount = 0;

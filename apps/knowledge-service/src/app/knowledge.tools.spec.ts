@@ -1,6 +1,16 @@
 import { HandlerTable } from '@fabric/service-kit';
-import { acme, alice, aliceKnowsBob, aliceWorksAtAcme, bob, callContext, openReplica, seed, type GraphReplica } from '../testing/graph.fixtures';
-import { KnowledgeTools, skippedEntitiesNotice } from './knowledge.tools';
+import {
+  acme,
+  alice,
+  aliceKnowsBob,
+  aliceWorksAtAcme,
+  bob,
+  callContext,
+  openReplica,
+  seed,
+  type GraphReplica,
+} from '../testing/graph.fixtures';
+import { KnowledgeTools } from './knowledge.tools';
 
 // JSON Schemas as the reference server publishes them (its tools.test.ts); the kit adds `$schema` to input schemas.
 const entityItem = (closed: boolean) => ({
@@ -8,7 +18,11 @@ const entityItem = (closed: boolean) => ({
   properties: {
     name: { type: 'string', description: 'The name of the entity' },
     entityType: { type: 'string', description: 'The type of the entity' },
-    observations: { type: 'array', items: { type: 'string' }, description: 'An array of observation contents associated with the entity' },
+    observations: {
+      type: 'array',
+      items: { type: 'string' },
+      description: 'An array of observation contents associated with the entity',
+    },
   },
   required: ['name', 'entityType', 'observations'],
   ...(closed ? { additionalProperties: false } : {}),
@@ -25,7 +39,10 @@ const relationItem = (closed: boolean) => ({
 });
 const graphOutput = {
   type: 'object',
-  properties: { entities: { type: 'array', items: entityItem(true) }, relations: { type: 'array', items: relationItem(true) } },
+  properties: {
+    entities: { type: 'array', items: entityItem(true) },
+    relations: { type: 'array', items: relationItem(true) },
+  },
   required: ['entities', 'relations'],
   additionalProperties: false,
 };
@@ -37,17 +54,30 @@ const statusOutput = {
 };
 const referenceSchemas = {
   create_entities: {
-    input: { type: 'object', properties: { entities: { type: 'array', items: entityItem(false) } }, required: ['entities'] },
+    input: {
+      type: 'object',
+      properties: { entities: { type: 'array', items: entityItem(false) } },
+      required: ['entities'],
+    },
     output: {
       type: 'object',
-      properties: { entities: { type: 'array', items: entityItem(true) }, skipped: { type: 'array', items: { type: 'string' } } },
+      properties: { entities: { type: 'array', items: entityItem(true) } },
       required: ['entities'],
       additionalProperties: false,
     },
   },
   create_relations: {
-    input: { type: 'object', properties: { relations: { type: 'array', items: relationItem(false) } }, required: ['relations'] },
-    output: { type: 'object', properties: { relations: { type: 'array', items: relationItem(true) } }, required: ['relations'], additionalProperties: false },
+    input: {
+      type: 'object',
+      properties: { relations: { type: 'array', items: relationItem(false) } },
+      required: ['relations'],
+    },
+    output: {
+      type: 'object',
+      properties: { relations: { type: 'array', items: relationItem(true) } },
+      required: ['relations'],
+      additionalProperties: false,
+    },
   },
   add_observations: {
     input: {
@@ -59,7 +89,11 @@ const referenceSchemas = {
             type: 'object',
             properties: {
               entityName: { type: 'string', description: 'The name of the entity to add the observations to' },
-              contents: { type: 'array', items: { type: 'string' }, description: 'An array of observation contents to add' },
+              contents: {
+                type: 'array',
+                items: { type: 'string' },
+                description: 'An array of observation contents to add',
+              },
             },
             required: ['entityName', 'contents'],
           },
@@ -74,7 +108,10 @@ const referenceSchemas = {
           type: 'array',
           items: {
             type: 'object',
-            properties: { entityName: { type: 'string' }, addedObservations: { type: 'array', items: { type: 'string' } } },
+            properties: {
+              entityName: { type: 'string' },
+              addedObservations: { type: 'array', items: { type: 'string' } },
+            },
             required: ['entityName', 'addedObservations'],
             additionalProperties: false,
           },
@@ -87,7 +124,9 @@ const referenceSchemas = {
   delete_entities: {
     input: {
       type: 'object',
-      properties: { entityNames: { type: 'array', items: { type: 'string' }, description: 'An array of entity names to delete' } },
+      properties: {
+        entityNames: { type: 'array', items: { type: 'string' }, description: 'An array of entity names to delete' },
+      },
       required: ['entityNames'],
     },
     output: statusOutput,
@@ -102,7 +141,11 @@ const referenceSchemas = {
             type: 'object',
             properties: {
               entityName: { type: 'string', description: 'The name of the entity containing the observations' },
-              observations: { type: 'array', items: { type: 'string' }, description: 'An array of observations to delete' },
+              observations: {
+                type: 'array',
+                items: { type: 'string' },
+                description: 'An array of observations to delete',
+              },
             },
             required: ['entityName', 'observations'],
           },
@@ -115,7 +158,9 @@ const referenceSchemas = {
   delete_relations: {
     input: {
       type: 'object',
-      properties: { relations: { type: 'array', items: relationItem(false), description: 'An array of relations to delete' } },
+      properties: {
+        relations: { type: 'array', items: relationItem(false), description: 'An array of relations to delete' },
+      },
       required: ['relations'],
     },
     output: statusOutput,
@@ -138,7 +183,9 @@ const referenceSchemas = {
   open_nodes: {
     input: {
       type: 'object',
-      properties: { names: { type: 'array', items: { type: 'string' }, description: 'An array of entity names to retrieve' } },
+      properties: {
+        names: { type: 'array', items: { type: 'string' }, description: 'An array of entity names to retrieve' },
+      },
       required: ['names'],
     },
     output: graphOutput,
@@ -167,7 +214,9 @@ describe('KnowledgeTools', () => {
     const manifest = () => new HandlerTable({ service: 'knowledge', version: '1.0.0' }, [tools]).manifest;
 
     it('declares the nine tools of the reference memory server with its input and output schemas', () => {
-      const declared = Object.fromEntries(manifest().tools.map((tool) => [tool.name, { input: tool.inputSchema, output: tool.outputSchema }]));
+      const declared = Object.fromEntries(
+        manifest().tools.map((tool) => [tool.name, { input: tool.inputSchema, output: tool.outputSchema }]),
+      );
       const published = Object.fromEntries(
         Object.entries(referenceSchemas).map(([name, { input, output }]) => [
           name,
@@ -175,6 +224,30 @@ describe('KnowledgeTools', () => {
         ]),
       );
       expect(declared).toEqual(published);
+    });
+
+    it('gives each tool the title and description of the reference memory server', () => {
+      const declared = Object.fromEntries(manifest().tools.map((tool) => [tool.name, [tool.title, tool.description]]));
+      expect(declared).toEqual({
+        create_entities: ['Create Entities', 'Create multiple new entities in the knowledge graph'],
+        create_relations: [
+          'Create Relations',
+          'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice',
+        ],
+        add_observations: ['Add Observations', 'Add new observations to existing entities in the knowledge graph'],
+        delete_entities: [
+          'Delete Entities',
+          'Delete multiple entities and their associated relations from the knowledge graph',
+        ],
+        delete_observations: [
+          'Delete Observations',
+          'Delete specific observations from entities in the knowledge graph',
+        ],
+        delete_relations: ['Delete Relations', 'Delete multiple relations from the knowledge graph'],
+        read_graph: ['Read Graph', 'Read the entire knowledge graph'],
+        search_nodes: ['Search Nodes', 'Search for nodes in the knowledge graph based on a query'],
+        open_nodes: ['Open Nodes', 'Open specific nodes in the knowledge graph by their names'],
+      });
     });
 
     it('marks the read tools read-only, the delete tools destructive, and every tool idempotent and closed-world', () => {
@@ -198,9 +271,20 @@ describe('KnowledgeTools', () => {
     it('declares the entity template and the summarize prompt, each with a completable name', () => {
       const { resourceTemplates, prompts } = manifest();
       expect(resourceTemplates).toEqual([
-        expect.objectContaining({ uriTemplate: 'knowledge://entities/{name}', name: 'entity', mimeType: 'application/json', completable: ['name'] }),
+        expect.objectContaining({
+          uriTemplate: 'knowledge://entities/{name}',
+          name: 'entity',
+          mimeType: 'application/json',
+          completable: ['name'],
+        }),
       ]);
-      expect(prompts).toEqual([expect.objectContaining({ name: 'summarize_entity', completable: ['name'], arguments: [expect.objectContaining({ name: 'name', required: true })] })]);
+      expect(prompts).toEqual([
+        expect.objectContaining({
+          name: 'summarize_entity',
+          completable: ['name'],
+          arguments: [expect.objectContaining({ name: 'name', required: true })],
+        }),
+      ]);
     });
   });
 
@@ -212,21 +296,20 @@ describe('KnowledgeTools', () => {
       });
     });
 
-    it('adds the reference notice and lists the skipped names when an entity exists', async () => {
+    it('leaves out, as the reference does, an entity whose name exists, and says nothing more', async () => {
       await tools.createEntities({ entities: [alice] }, ctx);
       expect(await tools.createEntities({ entities: [{ ...alice, observations: ['allergic'] }, bob] }, ctx)).toEqual({
-        content: [
-          json([bob]),
-          text('Skipped 1 entity that already exists: Alice. Its observations were not added; use add_observations for existing entities.'),
-        ],
-        structuredContent: { entities: [bob], skipped: ['Alice'] },
+        content: [json([bob])],
+        structuredContent: { entities: [bob] },
       });
     });
 
-    it('words the notice for several skipped entities as the reference does', () => {
-      expect(skippedEntitiesNotice(['Alice', 'Bob'])).toBe(
-        'Skipped 2 entities that already exist: Alice, Bob. Their observations were not added; use add_observations for existing entities.',
-      );
+    it('answers an empty list when every entity exists', async () => {
+      await tools.createEntities({ entities: [alice] }, ctx);
+      expect(await tools.createEntities({ entities: [alice] }, ctx)).toEqual({
+        content: [text('[]')],
+        structuredContent: { entities: [] },
+      });
     });
   });
 
@@ -240,7 +323,9 @@ describe('KnowledgeTools', () => {
     });
 
     it('fails with the reference message when an entity is missing', async () => {
-      await expect(tools.createRelations({ relations: [{ from: 'Zed', to: 'Bob', relationType: 'x' }] }, ctx)).rejects.toMatchObject({
+      await expect(
+        tools.createRelations({ relations: [{ from: 'Zed', to: 'Bob', relationType: 'x' }] }, ctx),
+      ).rejects.toMatchObject({
         code: 'NOT_FOUND',
         message: 'Entity with name Zed not found',
       });
@@ -257,12 +342,22 @@ describe('KnowledgeTools', () => {
         { entityName: 'Alice', addedObservations: ['plays chess'] },
         { entityName: 'Bob', addedObservations: [] },
       ];
-      const call = { observations: [{ entityName: 'Alice', contents: ['likes tea', 'plays chess'] }, { entityName: 'Bob', contents: ['likes programming'] }] };
-      expect(await tools.addObservations(call, ctx)).toEqual({ content: [json(results)], structuredContent: { results } });
+      const call = {
+        observations: [
+          { entityName: 'Alice', contents: ['likes tea', 'plays chess'] },
+          { entityName: 'Bob', contents: ['likes programming'] },
+        ],
+      };
+      expect(await tools.addObservations(call, ctx)).toEqual({
+        content: [json(results)],
+        structuredContent: { results },
+      });
     });
 
     it('fails with the reference message, a NotFoundError, when an entity is missing', async () => {
-      await expect(tools.addObservations({ observations: [{ entityName: 'Zed', contents: ['unknown'] }] }, ctx)).rejects.toMatchObject({
+      await expect(
+        tools.addObservations({ observations: [{ entityName: 'Zed', contents: ['unknown'] }] }, ctx),
+      ).rejects.toMatchObject({
         name: 'NotFoundError',
         code: 'NOT_FOUND',
         message: 'Entity with name Zed not found',
@@ -274,11 +369,15 @@ describe('KnowledgeTools', () => {
     beforeEach(() => seed(replica.graph));
 
     it('reports success when every name matched', async () => {
-      expect(await tools.deleteEntities({ entityNames: ['Alice'] }, ctx)).toEqual(status('Entities deleted successfully'));
+      expect(await tools.deleteEntities({ entityNames: ['Alice'] }, ctx)).toEqual(
+        status('Entities deleted successfully'),
+      );
     });
 
     it('names the entities it did not find, still reporting success', async () => {
-      expect(await tools.deleteEntities({ entityNames: ['Bob', 'Zed', 'Yan'] }, ctx)).toEqual(status('Deleted 1 of 3 entities. Not found: Zed, Yan'));
+      expect(await tools.deleteEntities({ entityNames: ['Bob', 'Zed', 'Yan'] }, ctx)).toEqual(
+        status('Deleted 1 of 3 entities. Not found: Zed, Yan'),
+      );
     });
   });
 
@@ -286,15 +385,18 @@ describe('KnowledgeTools', () => {
     beforeEach(() => seed(replica.graph));
 
     it('reports success when every observation was removed', async () => {
-      expect(await tools.deleteObservations({ deletions: [{ entityName: 'Alice', observations: ['likes tea'] }] }, ctx)).toEqual(
-        status('Observations deleted successfully'),
-      );
+      expect(
+        await tools.deleteObservations({ deletions: [{ entityName: 'Alice', observations: ['likes tea'] }] }, ctx),
+      ).toEqual(status('Observations deleted successfully'));
     });
 
     it('counts observations that were not there', async () => {
-      expect(await tools.deleteObservations({ deletions: [{ entityName: 'Alice', observations: ['likes tea', 'never said'] }] }, ctx)).toEqual(
-        status('Deleted 1 of 2 observations.'),
-      );
+      expect(
+        await tools.deleteObservations(
+          { deletions: [{ entityName: 'Alice', observations: ['likes tea', 'never said'] }] },
+          ctx,
+        ),
+      ).toEqual(status('Deleted 1 of 2 observations.'));
     });
 
     it('names entities that do not exist', async () => {
@@ -302,7 +404,9 @@ describe('KnowledgeTools', () => {
         { entityName: 'Bob', observations: ['likes programming'] },
         { entityName: 'Zed', observations: ['a', 'b'] },
       ];
-      expect(await tools.deleteObservations({ deletions }, ctx)).toEqual(status('Deleted 1 of 3 observations. Entities not found: Zed'));
+      expect(await tools.deleteObservations({ deletions }, ctx)).toEqual(
+        status('Deleted 1 of 3 observations. Entities not found: Zed'),
+      );
     });
   });
 
@@ -310,13 +414,15 @@ describe('KnowledgeTools', () => {
     beforeEach(() => seed(replica.graph));
 
     it('reports success when every relation was removed', async () => {
-      expect(await tools.deleteRelations({ relations: [aliceKnowsBob] }, ctx)).toEqual(status('Relations deleted successfully'));
+      expect(await tools.deleteRelations({ relations: [aliceKnowsBob] }, ctx)).toEqual(
+        status('Relations deleted successfully'),
+      );
     });
 
     it('counts relations that matched nothing', async () => {
-      expect(await tools.deleteRelations({ relations: [aliceKnowsBob, { ...aliceKnowsBob, relationType: 'likes' }] }, ctx)).toEqual(
-        status('Deleted 1 of 2 relations. The rest matched nothing.'),
-      );
+      expect(
+        await tools.deleteRelations({ relations: [aliceKnowsBob, { ...aliceKnowsBob, relationType: 'likes' }] }, ctx),
+      ).toEqual(status('Deleted 1 of 2 relations. The rest matched nothing.'));
     });
   });
 
@@ -330,12 +436,18 @@ describe('KnowledgeTools', () => {
 
     it('search_nodes returns the matches and the relations touching them', async () => {
       const graph = { entities: [bob], relations: [aliceKnowsBob] };
-      expect(await tools.searchNodes({ query: 'bob' }, ctx)).toEqual({ content: [json(graph)], structuredContent: graph });
+      expect(await tools.searchNodes({ query: 'bob' }, ctx)).toEqual({
+        content: [json(graph)],
+        structuredContent: graph,
+      });
     });
 
     it('open_nodes returns the named entities and the relations touching them', async () => {
       const graph = { entities: [bob], relations: [aliceKnowsBob] };
-      expect(await tools.openNodes({ names: ['Bob'] }, ctx)).toEqual({ content: [json(graph)], structuredContent: graph });
+      expect(await tools.openNodes({ names: ['Bob'] }, ctx)).toEqual({
+        content: [json(graph)],
+        structuredContent: graph,
+      });
     });
   });
 
@@ -348,7 +460,9 @@ describe('KnowledgeTools', () => {
     });
 
     it('fails with NotFoundError when the entity does not exist', async () => {
-      await expect(tools.readEntity({ name: 'Zed' }, { ...ctx, uri: 'knowledge://entities/Zed' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(
+        tools.readEntity({ name: 'Zed' }, { ...ctx, uri: 'knowledge://entities/Zed' }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' });
     });
 
     it('asks for a summary of the entity with its observations and relations', async () => {
@@ -367,11 +481,14 @@ describe('KnowledgeTools', () => {
       );
     });
 
-    it('completes the prompt\'s entity name from the names that start with the typed prefix, ignoring case', async () => {
-      expect(await tools.completePromptEntityName('a', {}, ctx)).toEqual({ values: ['Acme Corp', 'Alice'], hasMore: false });
+    it("completes the prompt's entity name from the names that start with the typed prefix, ignoring case", async () => {
+      expect(await tools.completePromptEntityName('a', {}, ctx)).toEqual({
+        values: ['Acme Corp', 'Alice'],
+        hasMore: false,
+      });
     });
 
-    it('completes the template\'s entity name from the names that start with the typed prefix, ignoring case', async () => {
+    it("completes the template's entity name from the names that start with the typed prefix, ignoring case", async () => {
       expect(await tools.completeTemplateEntityName('BO', {}, ctx)).toEqual({ values: ['Bob'], hasMore: false });
     });
   });

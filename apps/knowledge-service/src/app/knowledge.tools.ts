@@ -1,7 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import type { ContentBlock, ToolAnnotations, ToolResult } from '@fabric/contracts';
-import { McpCompletion, McpPrompt, McpResourceTemplate, McpTool, type CallContext, type ResourceContext } from '@fabric/service-kit';
+import {
+  McpCompletion,
+  McpPrompt,
+  McpResourceTemplate,
+  McpTool,
+  type CallContext,
+  type ResourceContext,
+} from '@fabric/service-kit';
 import { GraphService } from './graph.service';
 import {
   AddedObservationsSchema,
@@ -23,9 +30,24 @@ import {
 // Re-running a write with the same arguments changes nothing more (duplicates are skipped), so every
 // tool is idempotent and a call lost with a crashed replica may be retried. The reference server
 // marks its three create/add tools non-idempotent; that is the one place this service differs.
-const WRITE: ToolAnnotations = { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false };
-const DELETE: ToolAnnotations = { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false };
-const READ: ToolAnnotations = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
+const WRITE: ToolAnnotations = {
+  readOnlyHint: false,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: false,
+};
+const DELETE: ToolAnnotations = {
+  readOnlyHint: false,
+  destructiveHint: true,
+  idempotentHint: true,
+  openWorldHint: false,
+};
+const READ: ToolAnnotations = {
+  readOnlyHint: true,
+  destructiveHint: false,
+  idempotentHint: true,
+  openWorldHint: false,
+};
 
 const ENTITY_TEMPLATE = 'entity';
 const SUMMARIZE_PROMPT = 'summarize_entity';
@@ -38,23 +60,22 @@ export class KnowledgeTools {
   @McpTool({
     name: 'create_entities',
     title: 'Create Entities',
-    description:
-      'Create multiple new entities in the knowledge graph. An entity whose name already exists, or repeats an earlier entity in the same call, is skipped and its observations are not added; the result lists the skipped names in `skipped`. Use add_observations to add observations to an existing entity.',
+    description: 'Create multiple new entities in the knowledge graph',
     input: z.object({ entities: z.array(EntitySchema) }),
-    output: z.object({ entities: z.array(EntitySchema), skipped: z.array(z.string()).optional() }),
+    output: z.object({ entities: z.array(EntitySchema) }),
     annotations: WRITE,
   })
   async createEntities(args: { entities: Entity[] }, ctx: CallContext): Promise<ToolResult> {
-    const { created, skipped } = await this.graph.createEntities(args.entities, ctx.signal);
-    const content: ContentBlock[] = [text(JSON.stringify(created, null, 2))];
-    if (skipped.length > 0) content.push(text(skippedEntitiesNotice(skipped)));
-    return { content, structuredContent: skipped.length > 0 ? { entities: created, skipped } : { entities: created } };
+    // Like the reference, only the entities created: one whose name was taken is left out, unannounced.
+    const entities = await this.graph.createEntities(args.entities, ctx.signal);
+    return { content: [text(JSON.stringify(entities, null, 2))], structuredContent: { entities } };
   }
 
   @McpTool({
     name: 'create_relations',
     title: 'Create Relations',
-    description: 'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice',
+    description:
+      'Create multiple new relations between entities in the knowledge graph. Relations should be in active voice',
     input: z.object({ relations: z.array(RelationSchema) }),
     output: z.object({ relations: z.array(RelationSchema) }),
     annotations: WRITE,
@@ -170,7 +191,8 @@ export class KnowledgeTools {
     uriTemplate: 'knowledge://entities/{name}',
     name: ENTITY_TEMPLATE,
     title: 'Entity',
-    description: 'One entity of the knowledge graph: its type, its observations and the relations that start or end at it.',
+    description:
+      'One entity of the knowledge graph: its type, its observations and the relations that start or end at it.',
     mimeType: 'application/json',
   })
   async readEntity(params: Record<string, string | string[]>, ctx: ResourceContext): Promise<EntityDetails> {
@@ -181,7 +203,8 @@ export class KnowledgeTools {
   @McpPrompt({
     name: SUMMARIZE_PROMPT,
     title: 'Summarize Entity',
-    description: 'Asks for a summary of everything the knowledge graph holds about one entity: its observations and its relations.',
+    description:
+      'Asks for a summary of everything the knowledge graph holds about one entity: its observations and its relations.',
     arguments: z.object({ name: z.string().describe('The name of the entity to summarize') }),
   })
   async summarizeEntity(args: { name: string }, ctx: CallContext): Promise<string> {
@@ -209,16 +232,6 @@ function graphResult(graph: KnowledgeGraph): ToolResult {
 
 function deletionStatus(message: string): ToolResult {
   return { content: [text(message)], structuredContent: { success: true, message } };
-}
-
-/** The reference server's notice for entities create_entities skipped. */
-export function skippedEntitiesNotice(skipped: string[]): string {
-  const one = skipped.length === 1;
-  return (
-    `Skipped ${skipped.length} ${one ? 'entity that already exists' : 'entities that already exist'}: ` +
-    `${skipped.join(', ')}. ${one ? 'Its' : 'Their'} observations were not added; ` +
-    'use add_observations for existing entities.'
-  );
 }
 
 /** The user message of the summarize_entity prompt. */

@@ -2,7 +2,8 @@ import type { GraphService } from '../app/graph.service';
 import { acme, alice, aliceKnowsBob, aliceWorksAtAcme, bob, seed } from './graph.fixtures';
 
 /** What the reference server's "not found" failure looks like here: a NotFoundError with its message. */
-const entityNotFound = (name: string) => expect.objectContaining({ name: 'NotFoundError', code: 'NOT_FOUND', message: `Entity with name ${name} not found` });
+const entityNotFound = (name: string) =>
+  expect.objectContaining({ name: 'NotFoundError', code: 'NOT_FOUND', message: `Entity with name ${name} not found` });
 
 /** A fresh, empty graph for each test, and what removes it afterwards. */
 export interface GraphBackend {
@@ -27,30 +28,33 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
 
     describe('createEntities', () => {
       it('stores new entities with their observations in the given order', async () => {
-        expect(await graph.createEntities([alice, bob])).toEqual({ created: [alice, bob], skipped: [] });
+        expect(await graph.createEntities([alice, bob])).toEqual([alice, bob]);
         expect(await graph.readGraph()).toEqual({ entities: [alice, bob], relations: [] });
       });
 
       it('skips an entity whose name exists and leaves the stored one unchanged', async () => {
         await graph.createEntities([alice]);
         const result = await graph.createEntities([{ ...alice, observations: ['allergic to penicillin'] }, bob]);
-        expect(result).toEqual({ created: [bob], skipped: ['Alice'] });
+        expect(result).toEqual([bob]);
         expect((await graph.openNodes(['Alice'])).entities).toEqual([alice]);
       });
 
       it('keeps the first of two same-named entities in one batch and skips the second', async () => {
         const result = await graph.createEntities([alice, { ...alice, entityType: 'robot', observations: ['beeps'] }]);
-        expect(result).toEqual({ created: [alice], skipped: ['Alice'] });
+        expect(result).toEqual([alice]);
         expect(await graph.readGraph()).toEqual({ entities: [alice], relations: [] });
       });
 
       it('stores an observation repeated within one entity once', async () => {
         const result = await graph.createEntities([{ ...bob, observations: ['x', 'y', 'x'] }]);
-        expect(result.created).toEqual([{ ...bob, observations: ['x', 'y'] }]);
+        expect(result).toEqual([{ ...bob, observations: ['x', 'y'] }]);
       });
 
       it('treats names as case-sensitive', async () => {
-        expect(await graph.createEntities([alice, { ...alice, name: 'alice' }])).toMatchObject({ skipped: [] });
+        expect(await graph.createEntities([alice, { ...alice, name: 'alice' }])).toEqual([
+          alice,
+          { ...alice, name: 'alice' },
+        ]);
       });
     });
 
@@ -60,12 +64,17 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       });
 
       it('returns the relations it created', async () => {
-        expect(await graph.createRelations([aliceKnowsBob, aliceWorksAtAcme])).toEqual([aliceKnowsBob, aliceWorksAtAcme]);
+        expect(await graph.createRelations([aliceKnowsBob, aliceWorksAtAcme])).toEqual([
+          aliceKnowsBob,
+          aliceWorksAtAcme,
+        ]);
       });
 
       it('skips relations that exist or repeat within the batch', async () => {
         await graph.createRelations([aliceKnowsBob]);
-        expect(await graph.createRelations([aliceKnowsBob, aliceWorksAtAcme, aliceWorksAtAcme])).toEqual([aliceWorksAtAcme]);
+        expect(await graph.createRelations([aliceKnowsBob, aliceWorksAtAcme, aliceWorksAtAcme])).toEqual([
+          aliceWorksAtAcme,
+        ]);
         expect((await graph.readGraph()).relations).toEqual([aliceKnowsBob, aliceWorksAtAcme]);
       });
 
@@ -82,7 +91,9 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       });
 
       it('names the source before the target when both are missing', async () => {
-        await expect(graph.createRelations([{ from: 'Yan', to: 'Zed', relationType: 'x' }])).rejects.toEqual(entityNotFound('Yan'));
+        await expect(graph.createRelations([{ from: 'Yan', to: 'Zed', relationType: 'x' }])).rejects.toEqual(
+          entityNotFound('Yan'),
+        );
       });
     });
 
@@ -100,7 +111,10 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
           { entityName: 'Alice', addedObservations: ['plays chess'] },
           { entityName: 'Bob', addedObservations: [] },
         ]);
-        expect((await graph.openNodes(['Alice'])).entities[0]?.observations).toEqual([...alice.observations, 'plays chess']);
+        expect((await graph.openNodes(['Alice'])).entities[0]?.observations).toEqual([
+          ...alice.observations,
+          'plays chess',
+        ]);
       });
 
       it('fails the whole batch, saving nothing, when an entity is missing', async () => {
@@ -113,7 +127,9 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       });
 
       it('reports an observation repeated within one call once', async () => {
-        expect(await graph.addObservations([{ entityName: 'Bob', contents: ['z', 'z'] }])).toEqual([{ entityName: 'Bob', addedObservations: ['z'] }]);
+        expect(await graph.addObservations([{ entityName: 'Bob', contents: ['z', 'z'] }])).toEqual([
+          { entityName: 'Bob', addedObservations: ['z'] },
+        ]);
       });
 
       it('keeps an observation that is long and full of special characters intact', async () => {
@@ -125,7 +141,10 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       it('moves an observation deleted and added again to the end', async () => {
         await graph.deleteObservations([{ entityName: 'Alice', observations: ['works at Acme Corp'] }]);
         await graph.addObservations([{ entityName: 'Alice', contents: ['works at Acme Corp'] }]);
-        expect((await graph.openNodes(['Alice'])).entities[0]?.observations).toEqual(['likes tea', 'works at Acme Corp']);
+        expect((await graph.openNodes(['Alice'])).entities[0]?.observations).toEqual([
+          'likes tea',
+          'works at Acme Corp',
+        ]);
       });
     });
 
@@ -138,7 +157,10 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       });
 
       it('reports the names it did not find and deletes the others', async () => {
-        expect(await graph.deleteEntities(['Bob', 'Zed', 'Yan'])).toEqual({ deleted: ['Bob'], notFound: ['Zed', 'Yan'] });
+        expect(await graph.deleteEntities(['Bob', 'Zed', 'Yan'])).toEqual({
+          deleted: ['Bob'],
+          notFound: ['Zed', 'Yan'],
+        });
         expect(await graph.readGraph()).toEqual({ entities: [alice, acme], relations: [aliceWorksAtAcme] });
       });
 
@@ -153,7 +175,9 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       beforeEach(() => seed(graph));
 
       it('removes the observations and counts those that existed', async () => {
-        const result = await graph.deleteObservations([{ entityName: 'Alice', observations: ['likes tea', 'never said'] }]);
+        const result = await graph.deleteObservations([
+          { entityName: 'Alice', observations: ['likes tea', 'never said'] },
+        ]);
         expect(result).toEqual({ deletedCount: 1, missingEntities: [] });
         expect((await graph.openNodes(['Alice'])).entities[0]?.observations).toEqual(['works at Acme Corp']);
       });
@@ -188,7 +212,10 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
 
       it('returns entities and relations in creation order', async () => {
         await seed(graph);
-        expect(await graph.readGraph()).toEqual({ entities: [alice, bob, acme], relations: [aliceKnowsBob, aliceWorksAtAcme] });
+        expect(await graph.readGraph()).toEqual({
+          entities: [alice, bob, acme],
+          relations: [aliceKnowsBob, aliceWorksAtAcme],
+        });
       });
     });
 
@@ -208,7 +235,10 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       });
 
       it('matches the whole query as one substring', async () => {
-        expect(await graph.searchNodes('person')).toEqual({ entities: [alice, bob], relations: [aliceKnowsBob, aliceWorksAtAcme] });
+        expect(await graph.searchNodes('person')).toEqual({
+          entities: [alice, bob],
+          relations: [aliceKnowsBob, aliceWorksAtAcme],
+        });
         expect(await graph.searchNodes('Alice tea')).toEqual({ entities: [], relations: [] });
       });
 
@@ -220,8 +250,12 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
 
       it('ignores case beyond ASCII as JavaScript does', async () => {
         await graph.createEntities([{ name: 'École Polytechnique', entityType: 'school', observations: ['ΣΟΦΙΑ'] }]);
-        expect((await graph.searchNodes('école')).entities.map((entity) => entity.name)).toEqual(['École Polytechnique']);
-        expect((await graph.searchNodes('σοφια')).entities.map((entity) => entity.name)).toEqual(['École Polytechnique']);
+        expect((await graph.searchNodes('école')).entities.map((entity) => entity.name)).toEqual([
+          'École Polytechnique',
+        ]);
+        expect((await graph.searchNodes('σοφια')).entities.map((entity) => entity.name)).toEqual([
+          'École Polytechnique',
+        ]);
       });
 
       it('matches every entity with an empty query', async () => {
@@ -237,7 +271,10 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       });
 
       it('matches names exactly and ignores names that do not exist', async () => {
-        expect(await graph.openNodes(['alice', 'Acme Corp', 'Zed'])).toEqual({ entities: [acme], relations: [aliceWorksAtAcme] });
+        expect(await graph.openNodes(['alice', 'Acme Corp', 'Zed'])).toEqual({
+          entities: [acme],
+          relations: [aliceWorksAtAcme],
+        });
       });
 
       it('returns an empty graph for an empty list', async () => {
@@ -259,7 +296,9 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
 
     describe('completeEntityNames', () => {
       it('returns the names starting with the prefix, ignoring case, in name order', async () => {
-        await graph.createEntities(['Alan', 'bob', 'alice', 'Malory'].map((name) => ({ name, entityType: 'person', observations: [] })));
+        await graph.createEntities(
+          ['Alan', 'bob', 'alice', 'Malory'].map((name) => ({ name, entityType: 'person', observations: [] })),
+        );
         expect(await graph.completeEntityNames('AL')).toEqual({ values: ['Alan', 'alice'], hasMore: false });
       });
 

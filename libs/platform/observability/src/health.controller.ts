@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Controller, Get, Header, Inject, ServiceUnavailableException } from '@nestjs/common';
 import {
   HealthCheck,
   HealthCheckService,
@@ -7,6 +7,7 @@ import {
 } from '@nestjs/terminus';
 import { MetricsRegistry } from './metrics.registry';
 import { ReadinessRegistry } from './readiness.registry';
+import { WorkerMetricsError } from './worker.metrics';
 
 /** `/healthz` (the process runs), `/readyz` (its dependencies answer) and `/metrics` (Prometheus text). */
 @Controller()
@@ -48,6 +49,12 @@ export class HealthController {
   @Get('metrics')
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   async metricsText(): Promise<string> {
-    return this.metrics.registry.metrics();
+    try {
+      return await this.metrics.text();
+    } catch (error) {
+      // A scrape that would miss a worker fails: partial sums would look like counter resets.
+      if (error instanceof WorkerMetricsError) throw new ServiceUnavailableException(error.message);
+      throw error;
+    }
   }
 }

@@ -6,3 +6,4 @@ export { MetricsRegistry } from './metrics.registry';
 export { ReadinessRegistry } from './readiness.registry';
 export type { ReadinessCheck } from './readiness.registry';
 export { HttpDrain } from './http.drain';
+export { aggregateWorkerMetrics } from './worker.metrics';

@@ -1,14 +1,31 @@
-import { Injectable } from '@nestjs/common';
+import { Injectable, type OnModuleDestroy } from '@nestjs/common';
+import cluster from 'node:cluster';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { WorkerMetricsClient } from './worker.metrics';
 
 /** The process's Prometheus registry; every metric is created here once, by name, and shared. */
 @Injectable()
-export class MetricsRegistry {
+export class MetricsRegistry implements OnModuleDestroy {
   readonly registry = new Registry();
   private readonly metrics = new Map<string, Counter | Gauge | Histogram>();
+  /** In a worker of `WORKERS` > 1: the link to the primary, which combines the metrics of every worker. */
+  private readonly workers?: WorkerMetricsClient;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    if (cluster.isWorker) this.workers = new WorkerMetricsClient(this.registry);
+  }
+
+  /**
+   * What `/metrics` answers: this process's metrics or, in a worker, those of every worker (counters and
+   * histograms summed, gauges per worker); rejects with a `WorkerMetricsError` when a worker does not answer.
+   */
+  text(): Promise<string> {
+    return this.workers ? this.workers.scrape() : this.registry.metrics();
+  }
+
+  onModuleDestroy(): void {
+    this.workers?.close();
   }
 
   counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {

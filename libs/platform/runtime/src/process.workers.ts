@@ -2,6 +2,7 @@ import cluster, { type Worker } from 'node:cluster';
 import { availableParallelism } from 'node:os';
 import { z } from 'zod';
 import { ConfigError, intEnv, loadConfig } from '@fabric/platform-config';
+import { aggregateWorkerMetrics } from '@fabric/platform-observability';
 
 const workersEnvSchema = z.object({
   /** Processes serving the app: a positive integer, or `auto` for one per core. */
@@ -49,7 +50,7 @@ export async function startWithWorkers<T>(
   }
   const count = workerCount(env);
   if (count === 1) return start();
-  new WorkerPool(app, env).start(count);
+  new WorkerPool(app).start(count);
   return undefined;
 }
 
@@ -60,31 +61,30 @@ interface Slot {
   backoff: RestartBackoff;
 }
 
-/** The primary: forks the workers, replaces the ones that crash, and stops them all on SIGTERM or SIGINT. */
+/**
+ * The primary: forks the workers, replaces the ones that crash, stops them all on SIGTERM or SIGINT, and
+ * combines their metrics for whichever of them answers `/metrics`.
+ */
 class WorkerPool {
-  private readonly live = new Set<Worker>();
+  /** Each live worker and its slot. */
+  private readonly live = new Map<Worker, Slot>();
   private readonly pending = new Set<NodeJS.Timeout>();
   private stopping = false;
   private exitCode = 0;
 
-  constructor(
-    private readonly app: string,
-    private readonly env: NodeJS.ProcessEnv,
-  ) {}
+  constructor(private readonly app: string) {}
 
   start(count: number): void {
     for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => this.stop(0));
+    aggregateWorkerMetrics((worker) => this.live.get(worker)?.index.toString());
     for (let index = 0; index < count; index++) this.fork({ index, up: false, backoff: new RestartBackoff() });
   }
 
   private fork(slot: Slot): void {
-    const instanceId = this.env['INSTANCE_ID'];
-    const worker = cluster.fork({
-      WORKER_INDEX: String(slot.index),
-      ...(instanceId ? { INSTANCE_ID: `${instanceId}-w${slot.index}` } : {}),
-    });
+    // The slot, not the fork count: a replacement keeps the index (in instance ids, logs, metric labels).
+    const worker = cluster.fork({ WORKER_INDEX: String(slot.index) });
     const forkedAt = Date.now();
-    this.live.add(worker);
+    this.live.set(worker, slot);
     worker.once('listening', () => (slot.up = true));
     worker.once('exit', (code, signal) => {
       this.live.delete(worker);
@@ -114,13 +114,13 @@ class WorkerPool {
   /** The first call drains every worker with SIGTERM; a second one kills them at once. */
   private stop(exitCode: number): void {
     if (this.stopping) {
-      for (const worker of this.live) worker.process.kill('SIGKILL');
+      for (const worker of this.live.keys()) worker.process.kill('SIGKILL');
       process.exit(1);
     }
     this.stopping = true;
     this.exitCode = exitCode;
     for (const timer of this.pending) clearTimeout(timer);
-    for (const worker of this.live) worker.process.kill('SIGTERM');
+    for (const worker of this.live.keys()) worker.process.kill('SIGTERM');
     if (this.live.size === 0) process.exit(this.exitCode);
   }
 

@@ -174,7 +174,8 @@ async function startApp(service: string, instanceId: string): Promise<RunningApp
   await app.listen(0);
   // The server has processed this app's subscriptions once its connection is flushed.
   await app.get(NatsClient).connection.flush();
-  return { app, probe, instanceId };
+  // The id it announces: INSTANCE_ID and a nonce of its own.
+  return { app, probe, instanceId: app.get(FabricServer).instanceId };
 }
 
 async function closeApp(app: INestApplication): Promise<void> {

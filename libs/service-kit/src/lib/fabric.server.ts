@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
-import { randomUUID } from 'node:crypto';
 import {
   CallRequestSchema,
   CancelSchema,
@@ -22,6 +21,8 @@ import type { CallContext } from './call-context';
 import { CallChannel } from './call.channel';
 import { dispatchCall } from './call.dispatcher';
 import { HandlerRegistry } from './handler.registry';
+import { instanceIdOf } from './instance-id';
+import { ReadinessMonitor } from './readiness.monitor';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
 import { toWireError } from './wire-error';
 
@@ -47,7 +48,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   private draining?: Promise<void>;
   /** Why this replica takes no calls now (a failed readiness check), or undefined when it is ready. */
   private unready?: string;
-  private beating = false;
+  private readonly readinessMonitor: ReadinessMonitor;
 
   private readonly calls;
   private readonly duration;
@@ -62,7 +63,12 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   ) {
     super();
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
-    this.instanceId = env.INSTANCE_ID ?? `${registry.identity.service}-${randomUUID().slice(0, 8)}`;
+    this.instanceId = instanceIdOf(env.INSTANCE_ID ?? registry.identity.service, env.WORKER_INDEX);
+    this.readinessMonitor = new ReadinessMonitor(
+      readiness,
+      { intervalMs: env.READINESS_INTERVAL_MS, timeoutMs: env.READINESS_TIMEOUT_MS },
+      (problem) => this.onReadinessChange(problem),
+    );
     this.calls = metrics.counter('fabric_service_calls_total', 'Calls served, by operation, name and outcome', [
       'operation',
       'name',
@@ -96,8 +102,9 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       }),
     ];
     this.nats.publishJson(this.subjects.announce, this.announcement());
-    this.heartbeat = setInterval(() => void this.beat(), this.env.HEARTBEAT_MS);
+    this.heartbeat = setInterval(() => this.announce(), this.env.HEARTBEAT_MS);
     this.heartbeat.unref();
+    this.readinessMonitor.start();
     this.log.log(`${service} instance ${this.instanceId} serving ${this.registry.table.tools.size} tools`);
   }
 
@@ -112,29 +119,28 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     );
   }
 
+  /** One heartbeat: the announcement, with the readiness the latest round of checks found; it waits on nothing. */
+  private announce(): void {
+    if (this.draining || this.nats.connection.isClosed()) return;
+    this.nats.publishJson(this.subjects.announce, this.announcement());
+  }
+
   /**
-   * One heartbeat: check the dependencies, leave the queue group (and the catalog) while one is down and
-   * come back when it recovers, then announce.
+   * A dependency went down or came back: leave the queue group (and, by the announcement sent at once, the
+   * catalog) while it is down, and rejoin when it recovers.
    */
-  private async beat(): Promise<void> {
-    if (this.beating || this.draining) return;
-    this.beating = true;
-    try {
-      const failing = await this.readiness.failing(this.env.HEARTBEAT_MS);
-      if (this.draining) return;
-      const problem = failing.length > 0 ? failing.join('; ') : undefined;
-      if (problem && !this.unready) {
-        this.log.warn(`not ready (${problem}): taking no calls until it recovers`);
-        this.unready = problem;
-        await this.requestSubscription?.drain().catch(() => undefined);
-      } else if (!problem && this.unready) {
-        this.log.log(`ready again (was: ${this.unready})`);
-        this.unready = undefined;
-        this.joinQueueGroup();
-      }
-      if (!this.nats.connection.isClosed()) this.nats.publishJson(this.subjects.announce, this.announcement());
-    } finally {
-      this.beating = false;
+  private async onReadinessChange(problem: string | undefined): Promise<void> {
+    if (this.draining || this.nats.connection.isClosed()) return;
+    if (problem) {
+      this.log.warn(`not ready (${problem}): taking no calls until it recovers`);
+      this.unready = problem;
+      this.announce();
+      await this.requestSubscription?.drain().catch(() => undefined);
+    } else {
+      this.log.log(`ready again (was: ${this.unready})`);
+      this.unready = undefined;
+      this.joinQueueGroup();
+      this.announce();
     }
   }
 
@@ -266,6 +272,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   private async runDrain(): Promise<void> {
     this.readiness.markStopping();
     if (this.heartbeat) clearInterval(this.heartbeat);
+    this.readinessMonitor.stop();
     const service = this.registry.identity.service;
     if (!this.nats.connection.isClosed()) {
       this.nats.publishJson(this.subjects.goodbye, { instanceId: this.instanceId, service });

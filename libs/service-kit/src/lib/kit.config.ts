@@ -9,11 +9,20 @@ export const serviceEnvSchema = baseEnvSchema.extend({
   /** Interval of the announcement heartbeat; the gateway drops an instance after three missed beats. */
   HEARTBEAT_MS: intEnv(2_000, 100),
   /**
+   * Pause between rounds of readiness checks (database, NATS…). They run apart from the heartbeat, which
+   * announces what the latest round found: a hanging check cannot delay an announcement.
+   */
+  READINESS_INTERVAL_MS: intEnv(2_000, 100),
+  /** A readiness check that takes longer counts as failing: the replica leaves the queue group until one passes. */
+  READINESS_TIMEOUT_MS: intEnv(2_000, 1),
+  /**
    * Calls one replica runs at once; more are refused at once (not started, so the gateway sends them to
    * another replica) instead of queueing behind a slow handler.
    */
   MAX_CONCURRENT_CALLS: intEnv(128, 1),
-  /** Unique id of this replica; generated when absent. */
+  /** Readable start of this replica's id (the service name when absent); a nonce of the process follows it. */
   INSTANCE_ID: z.string().min(1).optional(),
+  /** Set by the primary for each of its workers (`WORKERS` > 1): the worker's slot, kept by its replacements. */
+  WORKER_INDEX: z.coerce.number().int().min(0).optional(),
 });
 export type ServiceEnv = z.infer<typeof serviceEnvSchema>;
