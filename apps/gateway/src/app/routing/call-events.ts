@@ -40,6 +40,25 @@ interface Registration {
 const DELIVERED = Promise.resolve();
 
 /**
+ * The listener of one call across its attempts. MCP requires a request's progress to increase, and an
+ * attempt retried on another replica reports its progress from the start again: a report not above the
+ * highest one already passed on is dropped.
+ */
+export function increasingProgress(listener: CallListener): CallListener {
+  let highest = -Infinity;
+  return {
+    event: (event) => {
+      if (event.type === 'progress') {
+        if (!(event.progress > highest)) return;
+        highest = event.progress;
+      }
+      return listener.event(event);
+    },
+    request: (request, signal) => listener.request(request, signal),
+  };
+}
+
+/**
  * The gateway end of the calls' back channel: one wildcard subscription per replica hears what every call
  * it sent publishes on `CallRequest.events` (progress, logs) and the requests it makes to its client
  * (sampling, elicitation). No subscription per call, so the hot path pays nothing for it.

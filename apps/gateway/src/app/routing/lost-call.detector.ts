@@ -19,6 +19,9 @@ interface Watched {
   lost: (error: LostCallError) => void;
 }
 
+/** What the detector reads of the catalog: which instances may hold a service's calls. */
+export type InstanceDirectory = Pick<CatalogService, 'instancesOf' | 'isSettled' | 'forgetDeparted'>;
+
 /**
  * Probes in which no instance holds a call before it is declared lost: one more than needed covers a reply
  * still in flight, another a replica whose NATS connection is briefly reconnecting ("no responders").
@@ -41,7 +44,7 @@ export class LostCallDetector implements OnApplicationShutdown {
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
-    @Inject(CatalogService) private readonly catalog: CatalogService,
+    @Inject(CatalogService) private readonly catalog: InstanceDirectory,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);

@@ -18,7 +18,7 @@ import {
 import { NatsClient, NoRespondersError, RequestTimeoutError, decodeJson, encodeJson } from '@fabric/platform-nats';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
-import { CallEventBus, type CallListener } from './call-events';
+import { CallEventBus, increasingProgress, type CallListener } from './call-events';
 import { LostCallDetector, LostCallError } from './lost-call.detector';
 
 export interface CallOptions {
@@ -112,10 +112,12 @@ export class ServiceClient {
   async call(options: CallOptions): Promise<unknown> {
     const deadline = Date.now() + options.timeoutMs;
     const stopTimer = this.roundTrip.startTimer({ service: options.service, operation: options.operation });
+    // One listener for every attempt, so that the client never sees the progress of a retry start over.
+    const listener = options.listener && increasingProgress(options.listener);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await this.attempt(options, deadline);
+          return await this.attempt(options, deadline, listener);
         } catch (error) {
           const failure = error as FabricError;
           const reason = this.retryReason(failure, options, attempt, deadline);
@@ -156,7 +158,7 @@ export class ServiceClient {
   }
 
   /** One attempt on whichever replica NATS picks, through the service's bulkhead and circuit breaker. */
-  private async attempt(options: CallOptions, deadline: number): Promise<unknown> {
+  private async attempt(options: CallOptions, deadline: number, listener: CallListener | undefined): Promise<unknown> {
     const request: CallRequest = {
       id: randomUUID(),
       operation: options.operation,
@@ -179,7 +181,7 @@ export class ServiceClient {
       );
     }
     this.inFlight.set(options.service, inFlight + 1);
-    const back = options.listener ? this.events.open(request.id, options.listener) : undefined;
+    const back = listener ? this.events.open(request.id, listener) : undefined;
     if (back) request.events = back.subject;
     try {
       const result = await this.breaker(options.service).fire(() =>
