@@ -116,14 +116,19 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
         return this.reply(msg, { ok: false, error: error.toWire() });
       }
       call.ended ??= new AbortController();
-      call.listener.request(request.data, call.ended.signal).then(
-        (result) => this.reply(msg, { ok: true, result }),
-        (error: unknown) => {
-          const failure = error instanceof FabricError ? error : new InternalError('The client request failed');
-          if (!(error instanceof FabricError)) this.log.warn({ err: error }, 'client request failed');
-          this.reply(msg, { ok: false, error: failure.toWire() });
-        },
-      );
+      const ended = call.ended.signal;
+      // After the events received before it: a sampling request must not reach the client ahead of an earlier log.
+      // It joins no chain itself: later events must not wait for the client's answer.
+      call.delivered
+        .then(() => call.listener.request(request.data, ended))
+        .then(
+          (result) => this.reply(msg, { ok: true, result }),
+          (error: unknown) => {
+            const failure = error instanceof FabricError ? error : new InternalError('The client request failed');
+            if (!(error instanceof FabricError)) this.log.warn({ err: error }, 'client request failed');
+            this.reply(msg, { ok: false, error: failure.toWire() });
+          },
+        );
       return;
     }
     const event = CallEventSchema.safeParse(data);
