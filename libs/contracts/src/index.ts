@@ -55,6 +55,7 @@ export {
   CancelSchema,
   CallReplySchema,
   CompletionResultSchema,
+  PROBE_MAX_IDS,
   ProbeRequestSchema,
   ProbeReplySchema,
   LOG_LEVELS,

@@ -20,6 +20,21 @@ import { ServiceClient } from '../service.client';
 /** The machine's NATS, as the integration specs use it. */
 export const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
+/** Polls `check` until it returns a value other than undefined/false, failing after `timeoutMs`. */
+export async function eventually<T>(
+  what: string,
+  check: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 5_000,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
 /** A catalog reduced to what the lost-call detector asks: the instances of each service. */
 export class FixedDirectory implements InstanceDirectory {
   readonly instances = new Map<string, string[]>();
@@ -171,7 +186,7 @@ export class FakeReplica {
       replica.probes.push(probe.success ? probe.data.ids.length : -1);
       const answer = probe.success
         ? { held: probe.data.ids.filter((id) => replica.holding.has(id)) }
-        : { error: 'malformed probe' };
+        : { ok: false, error: { code: 'INVALID_ARGUMENT', message: 'Malformed probe', retryable: false } };
       nats.respond(msg, encodeJson(answer));
     });
     await nats.connection.flush();
