@@ -11,6 +11,7 @@ import {
   ClientRequestSchema,
   DeadlineExceededError,
   GoodbyeSchema,
+  PROBE_MAX_IDS,
   ResourceUpdatedSchema,
   fabricSubjects,
   type Announcement,
@@ -268,6 +269,19 @@ describe('FabricServer on NATS', () => {
     const reply = await pending;
     expect(reply).toEqual({ ok: false, error: { code: 'CANCELLED', message: 'the user pressed stop', retryable: false } });
     expect(kit.probe.aborted.get(request.id)).toBeInstanceOf(CancelledError);
+  });
+
+  it('answers a probe with the probed calls it holds, and one it cannot read with an error, never "none held"', async () => {
+    const request = toolCall('hold', { deadline: Date.now() + 2_000 });
+    const pending = call('kit', request, 3_000);
+    await waitFor('the handler to start', () => kit.probe.started.has(request.id));
+    const probe = (ids: string[]) =>
+      client.requestJson(subjects.probe('kit', kit.instanceId), { ids }, { timeoutMs: 1_000 });
+    expect(await probe([request.id, 'not-a-call-here'])).toEqual({ held: [request.id] });
+    const tooMany = [request.id, ...Array.from({ length: PROBE_MAX_IDS }, (_, i) => `other-${i}`)];
+    expect(await probe(tooMany)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    kit.probe.held.get(request.id)!();
+    expect(await pending).toMatchObject({ ok: true });
   });
 
   it('turns an unexpected Error into INTERNAL with a ref, and its message stays out of the reply', async () => {

@@ -237,8 +237,11 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
 
   private onProbe(msg: Msg): void {
     const parsed = ProbeRequestSchema.safeParse(tryDecodeJson(msg.data));
-    const held = parsed.success ? parsed.data.ids.filter((id) => this.inFlight.has(id)) : [];
-    if (msg.reply) this.nats.respond(msg, encodeJson({ held } satisfies ProbeReply));
+    // Never "none held" for a probe it cannot read (too many ids…): the gateway would declare its calls lost.
+    const reply: ProbeReply | CallReply = parsed.success
+      ? { held: parsed.data.ids.filter((id) => this.inFlight.has(id)) }
+      : { ok: false, error: { code: 'INVALID_ARGUMENT', message: 'Malformed probe', retryable: false } };
+    if (msg.reply) this.nats.respond(msg, encodeJson(reply));
   }
 
   private reply(msg: Msg, reply: CallReply): void {
