@@ -65,7 +65,8 @@ export class LostCallDetector implements OnApplicationShutdown {
   }
 
   private async probeAll(): Promise<void> {
-    if (this.probing || this.nats.connection.isClosed()) return;
+    // Off the bus (reconnecting), no answer would mean anything.
+    if (this.probing || !this.nats.isConnected()) return;
     this.probing = true;
     try {
       const oldEnough = Date.now() - this.env.CALL_PROBE_MS;

@@ -63,6 +63,21 @@ class NoLiveReplicaError extends UnavailableError {
 }
 
 /**
+ * The gateway's own connection to NATS is down (it reconnects): no service can be reached through it, and
+ * none is to blame, so no breaker hears of it.
+ */
+class BusDisconnectedError extends UnavailableError {
+  constructor(sent: boolean) {
+    super(
+      sent
+        ? 'The gateway has lost its connection to the bus while the call was running: its outcome is unknown and the call may be retried shortly.'
+        : 'The gateway has lost its connection to the bus and is reconnecting: the call was not sent. Try again shortly.',
+    );
+    this.name = 'BusDisconnectedError';
+  }
+}
+
+/**
  * Sends calls to services over NATS and turns every failure into a `FabricError`. No replica → UNAVAILABLE
  * at once. A call a replica refused unstarted goes to another replica; one whose replica died is retried
  * when it is idempotent and otherwise fails at once saying its outcome is unknown. Each service sits behind
@@ -133,7 +148,10 @@ export class ServiceClient {
       }
     } catch (error) {
       const failure = error as FabricError;
-      this.failures.inc({ service: options.service, operation: options.operation, code: failure.code });
+      // Not the service's failure: the gateway could not reach the bus.
+      if (!(failure instanceof BusDisconnectedError)) {
+        this.failures.inc({ service: options.service, operation: options.operation, code: failure.code });
+      }
       throw failure instanceof LostCallError && !options.idempotent
         ? new UnavailableError(
             `The replica running "${options.name}" stopped before answering: the outcome is unknown and the call may be retried.`,
@@ -173,6 +191,8 @@ export class ServiceClient {
       ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     };
+    // Sent now, it would wait for its deadline in the client's buffer; and the service is not to blame.
+    if (!this.nats.isConnected()) throw new BusDisconnectedError(false);
     // The bulkhead: a slow service holds at most this many of the gateway's calls; the rest fail at once.
     const inFlight = this.inFlight.get(options.service) ?? 0;
     if (inFlight >= this.env.SERVICE_MAX_IN_FLIGHT) {
@@ -196,8 +216,14 @@ export class ServiceClient {
       const failure = this.toFabricError(error, options);
       // What the service sent before failing (a log saying why…) still goes before the error, briefly waited for.
       if (back && failure.code !== 'CANCELLED') await Promise.race([back.settled(), delay(1_000)]);
-      // Stop the work wherever it still runs: past its deadline, cancelled, or declared lost (in case it is not).
-      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED' || failure instanceof LostCallError) {
+      // Stop the work wherever it still runs: past its deadline, cancelled, or given up for lost (in case it is
+      // not; sent once the gateway is back on the bus).
+      if (
+        failure.code === 'TIMEOUT' ||
+        failure.code === 'CANCELLED' ||
+        failure instanceof LostCallError ||
+        failure instanceof BusDisconnectedError
+      ) {
         this.cancel(options.service, request.id, failure.message);
       }
       throw failure;
@@ -249,12 +275,14 @@ export class ServiceClient {
       volumeThreshold: this.env.BREAKER_MIN_CALLS,
       rollingCountTimeout: this.env.BREAKER_WINDOW_MS,
       resetTimeout: this.env.BREAKER_RESET_MS,
-      // Domain errors, cancellations and refusals of unstarted calls say nothing about the service's health.
+      // Domain errors, cancellations, refusals of unstarted calls and the gateway's own disconnection say
+      // nothing about the service's health.
       errorFilter: (error: unknown) =>
         !(error instanceof FabricError) ||
         !BREAKER_FAILURES.has(error.code) ||
         error.notStarted ||
-        error instanceof NoLiveReplicaError,
+        error instanceof NoLiveReplicaError ||
+        error instanceof BusDisconnectedError,
     });
     breaker.on('open', () => this.circuitOpen.set({ service }, 1));
     breaker.on('close', () => this.circuitOpen.set({ service }, 0));
@@ -264,6 +292,8 @@ export class ServiceClient {
 
   private toFabricError(error: unknown, options: CallOptions): FabricError {
     if (error instanceof FabricError) return error;
+    // No reply came because the gateway is off the bus (a reply sent meanwhile is gone), not the service's doing.
+    if (!this.nats.isConnected() && !options.signal?.aborted) return new BusDisconnectedError(true);
     if (error instanceof NoRespondersError) return new NoLiveReplicaError(options.service);
     if (error instanceof RequestTimeoutError) {
       return new DeadlineExceededError(`"${options.name}" did not finish within ${options.timeoutMs} ms.`);
