@@ -17,6 +17,7 @@ export {
   ConflictError,
   PermissionDeniedError,
   UnavailableError,
+  CallInterruptedError,
   ResourceExhaustedError,
   DeadlineExceededError,
   CancelledError,

@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nes
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import { randomUUID } from 'node:crypto';
 import {
+  CallInterruptedError,
   CallRequestSchema,
   CancelSchema,
   CancelledError,
@@ -208,9 +209,13 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
         (result): CallReply => ({ ok: true, result }),
         (error: unknown): CallReply => ({
           ok: false,
-          error: toWireError(error, (ref, cause) =>
-            this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`),
-          ),
+          // Aborted because this replica stops: said so whatever the handler threw, so that the gateway may retry it.
+          error:
+            controller.signal.reason instanceof CallInterruptedError
+              ? controller.signal.reason.toWire()
+              : toWireError(error, (ref, cause) =>
+                  this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`),
+                ),
         }),
       )
       .then((reply) => {
@@ -286,7 +291,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       const left = [...this.inFlight.values()];
       this.log.warn(`grace period over: aborting ${left.length} call(s)`);
       for (const call of left)
-        call.controller.abort(new UnavailableError('The replica shut down before the call finished'));
+        call.controller.abort(new CallInterruptedError('The replica shut down before the call finished'));
       await Promise.all(left.map((call) => call.finished));
     }
     for (const subscription of this.controlSubscriptions) subscription.unsubscribe();

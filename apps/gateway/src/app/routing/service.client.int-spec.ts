@@ -1,4 +1,4 @@
-import type { CallEvent } from '@fabric/contracts';
+import { CallInterruptedError, type CallEvent } from '@fabric/contracts';
 import type { CallListener } from './call-events';
 import { RoutingHarness, type CallHandler } from './testing/routing.fixtures';
 
@@ -55,5 +55,47 @@ describe('ServiceClient', () => {
     expect(listener.events.map((event) => (event.type === 'progress' ? event.progress : event.type))).toEqual([
       1, 2, 3, 4, 5,
     ]);
+  });
+
+  describe('a call its replica interrupted because it was stopping', () => {
+    let received: string[];
+
+    beforeEach(async () => {
+      received = [];
+      // Whichever replica gets a call first is stopping: it leaves the queue group, then aborts the call.
+      const serve: CallHandler = async (call, replica) => {
+        received.push(replica.instanceId);
+        if (received.length === 1) {
+          await replica.leave();
+          call.reply({
+            ok: false,
+            error: new CallInterruptedError('The replica shut down before the call finished').toWire(),
+          });
+        } else {
+          call.reply({ ok: true, result: { servedBy: replica.instanceId } });
+        }
+      };
+      await harness.replica('svc', 'svc-a', serve);
+      await harness.replica('svc', 'svc-b', serve);
+    });
+
+    const send = (idempotent: boolean) =>
+      harness.client.call({ service: 'svc', operation: 'tools.call', name: 'read', idempotent, timeoutMs: 5_000 });
+
+    it('is sent to another replica when it is idempotent', async () => {
+      const result = await send(true);
+      expect(received).toHaveLength(2);
+      expect(result).toEqual({ servedBy: received[1] });
+      expect(received[1]).not.toBe(received[0]);
+      expect(await harness.metric('fabric_gateway_service_call_retries_total', { reason: 'replica_stopped' })).toBe(1);
+    });
+
+    it('otherwise fails at once saying its outcome is unknown, and is not sent again', async () => {
+      await expect(send(false)).rejects.toThrow(
+        /stopped before answering: the outcome is unknown and the call may be retried/,
+      );
+      expect(received).toHaveLength(1);
+      expect(await harness.metric('fabric_gateway_service_call_retries_total')).toBe(0);
+    });
   });
 });

@@ -3,6 +3,7 @@ import CircuitBreaker from 'opossum';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  CallInterruptedError,
   CallReplySchema,
   DeadlineExceededError,
   FabricError,
@@ -62,6 +63,11 @@ class NoLiveReplicaError extends UnavailableError {
   }
 }
 
+/** The replica running the call stopped before answering, and said so (draining) or was found gone (lost). */
+function isInterrupted(failure: FabricError): boolean {
+  return failure instanceof LostCallError || failure instanceof CallInterruptedError;
+}
+
 /**
  * The gateway's own connection to NATS is down (it reconnects): no service can be reached through it, and
  * none is to blame, so no breaker hears of it.
@@ -78,11 +84,11 @@ class BusDisconnectedError extends UnavailableError {
 }
 
 /**
- * Sends calls to services over NATS and turns every failure into a `FabricError`. No replica → UNAVAILABLE
- * at once. A call a replica refused unstarted goes to another replica; one whose replica died is retried
- * when it is idempotent and otherwise fails at once saying its outcome is unknown. Each service sits behind
- * its own bulkhead (a cap on calls in flight) and circuit breaker, so that one slow or failing service
- * cannot hold the gateway's resources or slow calls to the others.
+ * Sends calls to services over NATS and turns every failure into a `FabricError`. No replica, or no bus →
+ * UNAVAILABLE at once. A call a replica refused unstarted goes to another replica; one whose replica died or
+ * stopped holding it is retried when it is idempotent and otherwise fails at once saying its outcome is
+ * unknown. Each service sits behind its own bulkhead (a cap on calls in flight) and circuit breaker, so that
+ * one slow or failing service cannot hold the gateway's resources or slow calls to the others.
  */
 @Injectable()
 export class ServiceClient {
@@ -152,7 +158,7 @@ export class ServiceClient {
       if (!(failure instanceof BusDisconnectedError)) {
         this.failures.inc({ service: options.service, operation: options.operation, code: failure.code });
       }
-      throw failure instanceof LostCallError && !options.idempotent
+      throw isInterrupted(failure) && !options.idempotent
         ? new UnavailableError(
             `The replica running "${options.name}" stopped before answering: the outcome is unknown and the call may be retried.`,
           )
@@ -172,6 +178,7 @@ export class ServiceClient {
     if (attempt >= this.env.CALL_RETRIES || deadline - Date.now() < 10 || options.signal?.aborted) return undefined;
     if (failure.notStarted) return 'not_started';
     if (failure instanceof LostCallError && options.idempotent) return 'replica_lost';
+    if (failure instanceof CallInterruptedError && options.idempotent) return 'replica_stopped';
     return undefined;
   }
 
@@ -275,13 +282,14 @@ export class ServiceClient {
       volumeThreshold: this.env.BREAKER_MIN_CALLS,
       rollingCountTimeout: this.env.BREAKER_WINDOW_MS,
       resetTimeout: this.env.BREAKER_RESET_MS,
-      // Domain errors, cancellations, refusals of unstarted calls and the gateway's own disconnection say
-      // nothing about the service's health.
+      // Domain errors, cancellations, refusals of unstarted calls, calls a stopping replica gave up and the
+      // gateway's own disconnection say nothing about the service's health.
       errorFilter: (error: unknown) =>
         !(error instanceof FabricError) ||
         !BREAKER_FAILURES.has(error.code) ||
         error.notStarted ||
         error instanceof NoLiveReplicaError ||
+        error instanceof CallInterruptedError ||
         error instanceof BusDisconnectedError,
     });
     breaker.on('open', () => this.circuitOpen.set({ service }, 1));

@@ -10,7 +10,7 @@ import {
   type FabricSubjects,
 } from '@fabric/contracts';
 import { loadConfig } from '@fabric/platform-config';
-import { NatsClient, decodeJson, encodeJson, type Msg } from '@fabric/platform-nats';
+import { NatsClient, decodeJson, encodeJson, type Msg, type Subscription } from '@fabric/platform-nats';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { gatewayEnvSchema, type GatewayEnv } from '../../gateway.config';
 import { CallEventBus } from '../call-events';
@@ -150,10 +150,18 @@ export class FakeReplica {
   /** Sizes of the probes it was sent, in order. */
   readonly probes: number[] = [];
 
+  private requests?: Subscription;
+
   private constructor(
     readonly instanceId: string,
     readonly nats: NatsClient,
   ) {}
+
+  /** Leaves the queue group, as a draining replica does: calls sent from now on go to the others. */
+  async leave(): Promise<void> {
+    this.requests?.unsubscribe();
+    await this.nats.connection.flush();
+  }
 
   static async start(
     url: string,
@@ -164,7 +172,7 @@ export class FakeReplica {
   ): Promise<FakeReplica> {
     const nats = await NatsClient.connect({ url, name: `routing-spec-${instanceId}` });
     const replica = new FakeReplica(instanceId, nats);
-    nats.subscribe(
+    replica.requests = nats.subscribe(
       subjects.requestWildcard(service),
       (msg) => {
         const request = CallRequestSchema.parse(decodeJson(msg.data));
