@@ -98,9 +98,12 @@ export const CancelSchema = z.object({
 });
 export type Cancel = z.infer<typeof CancelSchema>;
 
+/** Most call ids one probe may carry; a gateway with more calls in flight at one instance sends several probes. */
+export const PROBE_MAX_IDS = 10_000;
+
 /** A gateway asking one instance which of these calls it is still running (see `probe` in the subjects). */
 export const ProbeRequestSchema = z.object({
-  ids: z.array(z.string().min(1)).max(10_000),
+  ids: z.array(z.string().min(1)).max(PROBE_MAX_IDS),
 });
 export type ProbeRequest = z.infer<typeof ProbeRequestSchema>;
 

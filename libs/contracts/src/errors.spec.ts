@@ -1,4 +1,5 @@
 import {
+  CallInterruptedError,
   CancelledError,
   ConflictError,
   DeadlineExceededError,
@@ -43,6 +44,23 @@ describe('FabricError', () => {
   it('round-trips through toWire and fromWire unchanged', () => {
     const wire = new UnavailableError('try later', { ref: 'x' }).toWire();
     expect(FabricError.fromWire(wire).toWire()).toEqual(wire);
+  });
+
+  it('a call interrupted by its replica stopping crosses the wire as such: retryable UNAVAILABLE marked interrupted', () => {
+    const wire = new CallInterruptedError('The replica shut down before the call finished').toWire();
+    expect(wire).toEqual({
+      code: 'UNAVAILABLE',
+      message: 'The replica shut down before the call finished',
+      retryable: true,
+      interrupted: true,
+    });
+    expect(WireErrorSchema.parse(wire)).toEqual(wire);
+    const received = FabricError.fromWire(wire);
+    expect(received).toBeInstanceOf(CallInterruptedError);
+    expect(received.toWire()).toEqual(wire);
+    expect(FabricError.fromWire({ code: 'UNAVAILABLE', message: 'down', retryable: true })).not.toBeInstanceOf(
+      CallInterruptedError,
+    );
   });
 
   it('keeps the cause it was given', () => {

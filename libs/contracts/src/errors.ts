@@ -27,6 +27,11 @@ export const WireErrorSchema = z.object({
    * another replica cannot run it twice, whatever the tool does.
    */
   notStarted: z.boolean().optional(),
+  /**
+   * The replica stopped (its shutdown grace ran out) while running the call and aborted it: part of it may
+   * have happened. A read-only or idempotent call may be sent to another replica; any other's outcome is unknown.
+   */
+  interrupted: z.boolean().optional(),
 });
 export type WireError = z.infer<typeof WireErrorSchema>;
 
@@ -67,6 +72,7 @@ export class FabricError extends Error {
   }
 
   static fromWire(error: WireError): FabricError {
+    if (error.interrupted) return new CallInterruptedError(error.message, { ref: error.ref });
     return new FabricError(error.code, error.message, {
       retryable: error.retryable,
       ref: error.ref,
@@ -115,6 +121,24 @@ export class ResourceExhaustedError extends FabricError {
   constructor(message: string, options?: FabricErrorOptions) {
     super('RESOURCE_EXHAUSTED', message, options);
     this.name = 'ResourceExhaustedError';
+  }
+}
+
+/**
+ * A replica that stopped before the call finished aborted it (`interrupted` on the wire): UNAVAILABLE,
+ * retryable, and safe to run again elsewhere only when the operation is idempotent.
+ */
+export class CallInterruptedError extends UnavailableError {
+  constructor(
+    message = 'The replica stopped before the call finished',
+    options?: Omit<FabricErrorOptions, 'notStarted'>,
+  ) {
+    super(message, { ...options, retryable: true });
+    this.name = 'CallInterruptedError';
+  }
+
+  override toWire(): WireError {
+    return { ...super.toWire(), interrupted: true };
   }
 }
 

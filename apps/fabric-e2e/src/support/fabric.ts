@@ -12,6 +12,8 @@ export interface FabricOptions {
   gateways?: number;
   /** Services to start before the gateways: app name, replicas (default 1) and extra environment. */
   services?: { app: string; replicas?: number; env?: Record<string, string> }[];
+  /** A NATS of the test's own (see `NatsServer`) instead of `NATS_URL` or the machine's. */
+  natsUrl?: string;
 }
 
 /** Gateways and services started as real processes on a private namespace of the machine's NATS. */
@@ -23,9 +25,11 @@ export class Fabric {
   proxy?: RoundRobinProxy;
   private gatewayEnv: Record<string, string> = {};
   private readonly clients: Client[] = [];
+  private privateNatsUrl?: string;
 
   static async start(options: FabricOptions = {}): Promise<Fabric> {
     const fabric = new Fabric();
+    fabric.privateNatsUrl = options.natsUrl;
     fabric.gatewayEnv = { DISCOVERY_WAIT_MS: '500', ...options.gatewayEnv };
     try {
       await Promise.all(
@@ -52,7 +56,7 @@ export class Fabric {
   get sharedEnv(): Record<string, string> {
     return {
       FABRIC_NAMESPACE: this.namespace,
-      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+      NATS_URL: this.privateNatsUrl ?? process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
       HEARTBEAT_MS: '500',
       READINESS_INTERVAL_MS: '500',
     };
@@ -111,7 +115,8 @@ export class Fabric {
     await Promise.all(this.clients.map((client) => client.close().catch(() => undefined)));
     await Promise.all(this.processes.map((process) => process.stop('SIGKILL')));
     await this.proxy?.close();
-    await this.removeStreams();
+    // A private NATS goes with its store; only the shared one needs cleaning.
+    if (!this.privateNatsUrl) await this.removeStreams();
   }
 
   /** Deletes this fabric's JetStream streams (session bucket, SSE event log): the machine's NATS keeps no trace. */

@@ -5,12 +5,14 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import {
   AnnouncementSchema,
+  CallInterruptedError,
   CallEventSchema,
   CallReplySchema,
   CancelledError,
   ClientRequestSchema,
   DeadlineExceededError,
   GoodbyeSchema,
+  PROBE_MAX_IDS,
   ResourceUpdatedSchema,
   fabricSubjects,
   type Announcement,
@@ -153,7 +155,7 @@ interface RunningApp {
 const running = new Set<INestApplication>();
 
 /** Starts a service app in-process the way `bootstrapService` does, on NATS and a random HTTP port. */
-async function startApp(service: string, instanceId: string): Promise<RunningApp> {
+async function startApp(service: string, instanceId: string, extraEnv: Record<string, string> = {}): Promise<RunningApp> {
   const probe = new Probe();
   @Module({ providers: [KitTestTools, { provide: PROBE, useValue: probe }, { provide: MARKER, useValue: instanceId }] })
   class TestModule {}
@@ -165,6 +167,7 @@ async function startApp(service: string, instanceId: string): Promise<RunningApp
     HEARTBEAT_MS: '60000',
     SHUTDOWN_GRACE_MS: '3000',
     INSTANCE_ID: instanceId,
+    ...extraEnv,
   });
   const app = await NestFactory.create(ServiceKitModule.forRoot(TestModule, { service, version: '1.0.0' }, env), { logger: false });
   running.add(app);
@@ -269,6 +272,19 @@ describe('FabricServer on NATS', () => {
     const reply = await pending;
     expect(reply).toEqual({ ok: false, error: { code: 'CANCELLED', message: 'the user pressed stop', retryable: false } });
     expect(kit.probe.aborted.get(request.id)).toBeInstanceOf(CancelledError);
+  });
+
+  it('answers a probe with the probed calls it holds, and one it cannot read with an error, never "none held"', async () => {
+    const request = toolCall('hold', { deadline: Date.now() + 2_000 });
+    const pending = call('kit', request, 3_000);
+    await waitFor('the handler to start', () => kit.probe.started.has(request.id));
+    const probe = (ids: string[]) =>
+      client.requestJson(subjects.probe('kit', kit.instanceId), { ids }, { timeoutMs: 1_000 });
+    expect(await probe([request.id, 'not-a-call-here'])).toEqual({ held: [request.id] });
+    const tooMany = [request.id, ...Array.from({ length: PROBE_MAX_IDS }, (_, i) => `other-${i}`)];
+    expect(await probe(tooMany)).toMatchObject({ ok: false, error: { code: 'INVALID_ARGUMENT' } });
+    kit.probe.held.get(request.id)!();
+    expect(await pending).toMatchObject({ ok: true });
   });
 
   it('turns an unexpected Error into INTERNAL with a ref, and its message stays out of the reply', async () => {
@@ -419,5 +435,26 @@ describe('FabricServer on NATS', () => {
     await expect(
       client.request(subjects.request('drainer', 'tools.call'), encodeJson(toolCall('echo', { arguments: { text: 'late' } })), { timeoutMs: 1_000 }),
     ).rejects.toBeInstanceOf(NoRespondersError);
+  });
+
+  it('at the end of its shutdown grace it aborts the calls still running and answers them interrupted', async () => {
+    const stopping = await startApp('stopping', `stopping-${randomBytes(3).toString('hex')}`, {
+      SHUTDOWN_GRACE_MS: '200',
+    });
+    const request = toolCall('wait_for_abort', { deadline: Date.now() + 5_000 });
+    const pending = call('stopping', request, 6_000);
+    await waitFor('the handler to start', () => stopping.probe.started.has(request.id));
+
+    await closeApp(stopping.app);
+    expect(await pending).toEqual({
+      ok: false,
+      error: {
+        code: 'UNAVAILABLE',
+        message: 'The replica shut down before the call finished',
+        retryable: true,
+        interrupted: true,
+      },
+    });
+    expect(stopping.probe.aborted.get(request.id)).toBeInstanceOf(CallInterruptedError);
   });
 });

@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
 import {
+  CallInterruptedError,
   CallRequestSchema,
   CancelSchema,
   CancelledError,
@@ -214,9 +215,13 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
         (result): CallReply => ({ ok: true, result }),
         (error: unknown): CallReply => ({
           ok: false,
-          error: toWireError(error, (ref, cause) =>
-            this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`),
-          ),
+          // Aborted because this replica stops: said so whatever the handler threw, so that the gateway may retry it.
+          error:
+            controller.signal.reason instanceof CallInterruptedError
+              ? controller.signal.reason.toWire()
+              : toWireError(error, (ref, cause) =>
+                  this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`),
+                ),
         }),
       )
       .then((reply) => {
@@ -243,8 +248,11 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
 
   private onProbe(msg: Msg): void {
     const parsed = ProbeRequestSchema.safeParse(tryDecodeJson(msg.data));
-    const held = parsed.success ? parsed.data.ids.filter((id) => this.inFlight.has(id)) : [];
-    if (msg.reply) this.nats.respond(msg, encodeJson({ held } satisfies ProbeReply));
+    // Never "none held" for a probe it cannot read (too many ids…): the gateway would declare its calls lost.
+    const reply: ProbeReply | CallReply = parsed.success
+      ? { held: parsed.data.ids.filter((id) => this.inFlight.has(id)) }
+      : { ok: false, error: { code: 'INVALID_ARGUMENT', message: 'Malformed probe', retryable: false } };
+    if (msg.reply) this.nats.respond(msg, encodeJson(reply));
   }
 
   private reply(msg: Msg, reply: CallReply): void {
@@ -290,7 +298,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       const left = [...this.inFlight.values()];
       this.log.warn(`grace period over: aborting ${left.length} call(s)`);
       for (const call of left)
-        call.controller.abort(new UnavailableError('The replica shut down before the call finished'));
+        call.controller.abort(new CallInterruptedError('The replica shut down before the call finished'));
       await Promise.all(left.map((call) => call.finished));
     }
     for (const subscription of this.controlSubscriptions) subscription.unsubscribe();

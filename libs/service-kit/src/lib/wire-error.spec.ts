@@ -1,4 +1,5 @@
 import {
+  CallInterruptedError,
   ConflictError,
   DeadlineExceededError,
   InternalError,
@@ -38,6 +39,11 @@ describe('toWireError', () => {
     const refusal = new ResourceExhaustedError('downstream busy', { notStarted: true });
     const wire = toWireError(refusal, jest.fn());
     expect(wire).toEqual({ code: 'RESOURCE_EXHAUSTED', message: 'downstream busy', retryable: true });
+  });
+
+  it("drops interrupted from a handler's error: only the kit aborts a call because its replica stops", () => {
+    const wire = toWireError(new CallInterruptedError('upstream went away'), jest.fn());
+    expect(wire).toEqual({ code: 'UNAVAILABLE', message: 'upstream went away', retryable: true });
   });
 
   it('logs the original error under the same ref it sends', () => {

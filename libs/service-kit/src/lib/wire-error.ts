@@ -7,8 +7,9 @@ import { FabricError, type WireError } from '@fabric/contracts';
  */
 export function toWireError(error: unknown, log: (ref: string, error: unknown) => void): WireError {
   if (error instanceof FabricError && error.code !== 'INTERNAL') {
-    // Only the kit's own refusals are "not started": a handler may have done work before it threw.
-    const { notStarted: _started, ...wire } = error.toWire();
+    // Only the kit's own refusals are "not started", and only its own aborts at shutdown "interrupted": the
+    // gateway may send such a call elsewhere, and a handler cannot know that it is safe to.
+    const { notStarted: _started, interrupted: _interrupted, ...wire } = error.toWire();
     return wire;
   }
   const ref = randomUUID().slice(0, 8);

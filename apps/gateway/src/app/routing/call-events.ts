@@ -40,6 +40,25 @@ interface Registration {
 const DELIVERED = Promise.resolve();
 
 /**
+ * The listener of one call across its attempts. MCP requires a request's progress to increase, and an
+ * attempt retried on another replica reports its progress from the start again: a report not above the
+ * highest one already passed on is dropped.
+ */
+export function increasingProgress(listener: CallListener): CallListener {
+  let highest = -Infinity;
+  return {
+    event: (event) => {
+      if (event.type === 'progress') {
+        if (!(event.progress > highest)) return;
+        highest = event.progress;
+      }
+      return listener.event(event);
+    },
+    request: (request, signal) => listener.request(request, signal),
+  };
+}
+
+/**
  * The gateway end of the calls' back channel: one wildcard subscription per replica hears what every call
  * it sent publishes on `CallRequest.events` (progress, logs) and the requests it makes to its client
  * (sampling, elicitation). No subscription per call, so the hot path pays nothing for it.
@@ -97,14 +116,19 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
         return this.reply(msg, { ok: false, error: error.toWire() });
       }
       call.ended ??= new AbortController();
-      call.listener.request(request.data, call.ended.signal).then(
-        (result) => this.reply(msg, { ok: true, result }),
-        (error: unknown) => {
-          const failure = error instanceof FabricError ? error : new InternalError('The client request failed');
-          if (!(error instanceof FabricError)) this.log.warn({ err: error }, 'client request failed');
-          this.reply(msg, { ok: false, error: failure.toWire() });
-        },
-      );
+      const ended = call.ended.signal;
+      // After the events received before it: a sampling request must not reach the client ahead of an earlier log.
+      // It joins no chain itself: later events must not wait for the client's answer.
+      call.delivered
+        .then(() => call.listener.request(request.data, ended))
+        .then(
+          (result) => this.reply(msg, { ok: true, result }),
+          (error: unknown) => {
+            const failure = error instanceof FabricError ? error : new InternalError('The client request failed');
+            if (!(error instanceof FabricError)) this.log.warn({ err: error }, 'client request failed');
+            this.reply(msg, { ok: false, error: failure.toWire() });
+          },
+        );
       return;
     }
     const event = CallEventSchema.safeParse(data);

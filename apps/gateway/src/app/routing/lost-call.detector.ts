@@ -1,5 +1,5 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { FabricError, ProbeReplySchema, fabricSubjects } from '@fabric/contracts';
+import { FabricError, PROBE_MAX_IDS, ProbeReplySchema, fabricSubjects, type ProbeRequest } from '@fabric/contracts';
 import { NatsClient, NoRespondersError } from '@fabric/platform-nats';
 import { CatalogService } from '../catalog/catalog.service';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
@@ -18,6 +18,9 @@ interface Watched {
   misses: number;
   lost: (error: LostCallError) => void;
 }
+
+/** What the detector reads of the catalog: which instances may hold a service's calls. */
+export type InstanceDirectory = Pick<CatalogService, 'instancesOf' | 'isSettled' | 'forgetDeparted'>;
 
 /**
  * Probes in which no instance holds a call before it is declared lost: one more than needed covers a reply
@@ -41,7 +44,7 @@ export class LostCallDetector implements OnApplicationShutdown {
 
   constructor(
     @Inject(NatsClient) private readonly nats: NatsClient,
-    @Inject(CatalogService) private readonly catalog: CatalogService,
+    @Inject(CatalogService) private readonly catalog: InstanceDirectory,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
@@ -62,7 +65,8 @@ export class LostCallDetector implements OnApplicationShutdown {
   }
 
   private async probeAll(): Promise<void> {
-    if (this.probing || this.nats.connection.isClosed()) return;
+    // Off the bus (reconnecting), no answer would mean anything.
+    if (this.probing || !this.nats.isConnected()) return;
     this.probing = true;
     try {
       const oldEnough = Date.now() - this.env.CALL_PROBE_MS;
@@ -81,27 +85,14 @@ export class LostCallDetector implements OnApplicationShutdown {
     const instances = this.catalog.instancesOf(service);
     // Knowing no instance, or not yet all of them (a young catalog), proves nothing about the calls.
     if (instances.length === 0 || !this.catalog.isSettled) return;
-    const answers = await Promise.all(
-      instances.map(async (instanceId) => {
-        try {
-          const reply = ProbeReplySchema.parse(
-            await this.nats.requestJson(
-              this.subjects.probe(service, instanceId),
-              { ids },
-              { timeoutMs: this.env.CALL_PROBE_MS },
-            ),
-          );
-          return { held: reply.held };
-        } catch (error) {
-          if (!(error instanceof NoRespondersError)) return { unknown: true };
-          this.catalog.forgetDeparted(instanceId);
-          return { held: [] };
-        }
-      }),
-    );
+    // A probe carries at most PROBE_MAX_IDS ids (an instance refuses a longer one): more calls, more probes.
+    const batches: string[][] = [];
+    for (let start = 0; start < ids.length; start += PROBE_MAX_IDS)
+      batches.push(ids.slice(start, start + PROBE_MAX_IDS));
+    const answers = await Promise.all(instances.map((instanceId) => this.heldBy(service, instanceId, batches)));
     // An instance that did not answer (busy, slow network) may hold any of them: decide nothing this round.
-    if (answers.some((answer) => 'unknown' in answer)) return;
-    const held = new Set(answers.flatMap((answer) => ('held' in answer ? answer.held : [])));
+    if (answers.some((answer) => answer === undefined)) return;
+    const held = new Set(answers.flat());
     for (const id of ids) {
       const call = calls.get(id);
       if (!call) continue;
@@ -111,6 +102,26 @@ export class LostCallDetector implements OnApplicationShutdown {
         calls.delete(id);
         call.lost(new LostCallError());
       }
+    }
+  }
+
+  /**
+   * The calls of `batches` one instance holds: none when nobody listens on its probe subject (it is gone),
+   * undefined when it did not answer them all in time.
+   */
+  private async heldBy(service: string, instanceId: string, batches: string[][]): Promise<string[] | undefined> {
+    const subject = this.subjects.probe(service, instanceId);
+    try {
+      const replies = await Promise.all(
+        batches.map((ids) =>
+          this.nats.requestJson(subject, { ids } satisfies ProbeRequest, { timeoutMs: this.env.CALL_PROBE_MS }),
+        ),
+      );
+      return replies.flatMap((reply) => ProbeReplySchema.parse(reply).held);
+    } catch (error) {
+      if (!(error instanceof NoRespondersError)) return undefined;
+      this.catalog.forgetDeparted(instanceId);
+      return [];
     }
   }
 }

@@ -3,6 +3,7 @@ import CircuitBreaker from 'opossum';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import {
+  CallInterruptedError,
   CallReplySchema,
   DeadlineExceededError,
   FabricError,
@@ -18,7 +19,7 @@ import {
 import { NatsClient, NoRespondersError, RequestTimeoutError, decodeJson, encodeJson } from '@fabric/platform-nats';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
-import { CallEventBus, type CallListener } from './call-events';
+import { CallEventBus, increasingProgress, type CallListener } from './call-events';
 import { LostCallDetector, LostCallError } from './lost-call.detector';
 
 export interface CallOptions {
@@ -62,12 +63,32 @@ class NoLiveReplicaError extends UnavailableError {
   }
 }
 
+/** The replica running the call stopped before answering, and said so (draining) or was found gone (lost). */
+function isInterrupted(failure: FabricError): boolean {
+  return failure instanceof LostCallError || failure instanceof CallInterruptedError;
+}
+
 /**
- * Sends calls to services over NATS and turns every failure into a `FabricError`. No replica → UNAVAILABLE
- * at once. A call a replica refused unstarted goes to another replica; one whose replica died is retried
- * when it is idempotent and otherwise fails at once saying its outcome is unknown. Each service sits behind
- * its own bulkhead (a cap on calls in flight) and circuit breaker, so that one slow or failing service
- * cannot hold the gateway's resources or slow calls to the others.
+ * The gateway's own connection to NATS is down (it reconnects): no service can be reached through it, and
+ * none is to blame, so no breaker hears of it.
+ */
+class BusDisconnectedError extends UnavailableError {
+  constructor(sent: boolean) {
+    super(
+      sent
+        ? 'The gateway has lost its connection to the bus while the call was running: its outcome is unknown and the call may be retried shortly.'
+        : 'The gateway has lost its connection to the bus and is reconnecting: the call was not sent. Try again shortly.',
+    );
+    this.name = 'BusDisconnectedError';
+  }
+}
+
+/**
+ * Sends calls to services over NATS and turns every failure into a `FabricError`. No replica, or no bus →
+ * UNAVAILABLE at once. A call a replica refused unstarted goes to another replica; one whose replica died or
+ * stopped holding it is retried when it is idempotent and otherwise fails at once saying its outcome is
+ * unknown. Each service sits behind its own bulkhead (a cap on calls in flight) and circuit breaker, so that
+ * one slow or failing service cannot hold the gateway's resources or slow calls to the others.
  */
 @Injectable()
 export class ServiceClient {
@@ -112,10 +133,12 @@ export class ServiceClient {
   async call(options: CallOptions): Promise<unknown> {
     const deadline = Date.now() + options.timeoutMs;
     const stopTimer = this.roundTrip.startTimer({ service: options.service, operation: options.operation });
+    // One listener for every attempt, so that the client never sees the progress of a retry start over.
+    const listener = options.listener && increasingProgress(options.listener);
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await this.attempt(options, deadline);
+          return await this.attempt(options, deadline, listener);
         } catch (error) {
           const failure = error as FabricError;
           const reason = this.retryReason(failure, options, attempt, deadline);
@@ -131,8 +154,11 @@ export class ServiceClient {
       }
     } catch (error) {
       const failure = error as FabricError;
-      this.failures.inc({ service: options.service, operation: options.operation, code: failure.code });
-      throw failure instanceof LostCallError && !options.idempotent
+      // Not the service's failure: the gateway could not reach the bus.
+      if (!(failure instanceof BusDisconnectedError)) {
+        this.failures.inc({ service: options.service, operation: options.operation, code: failure.code });
+      }
+      throw isInterrupted(failure) && !options.idempotent
         ? new UnavailableError(
             `The replica running "${options.name}" stopped before answering: the outcome is unknown and the call may be retried.`,
           )
@@ -152,11 +178,12 @@ export class ServiceClient {
     if (attempt >= this.env.CALL_RETRIES || deadline - Date.now() < 10 || options.signal?.aborted) return undefined;
     if (failure.notStarted) return 'not_started';
     if (failure instanceof LostCallError && options.idempotent) return 'replica_lost';
+    if (failure instanceof CallInterruptedError && options.idempotent) return 'replica_stopped';
     return undefined;
   }
 
   /** One attempt on whichever replica NATS picks, through the service's bulkhead and circuit breaker. */
-  private async attempt(options: CallOptions, deadline: number): Promise<unknown> {
+  private async attempt(options: CallOptions, deadline: number, listener: CallListener | undefined): Promise<unknown> {
     const request: CallRequest = {
       id: randomUUID(),
       operation: options.operation,
@@ -171,6 +198,8 @@ export class ServiceClient {
       ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
     };
+    // Sent now, it would wait for its deadline in the client's buffer; and the service is not to blame.
+    if (!this.nats.isConnected()) throw new BusDisconnectedError(false);
     // The bulkhead: a slow service holds at most this many of the gateway's calls; the rest fail at once.
     const inFlight = this.inFlight.get(options.service) ?? 0;
     if (inFlight >= this.env.SERVICE_MAX_IN_FLIGHT) {
@@ -179,7 +208,7 @@ export class ServiceClient {
       );
     }
     this.inFlight.set(options.service, inFlight + 1);
-    const back = options.listener ? this.events.open(request.id, options.listener) : undefined;
+    const back = listener ? this.events.open(request.id, listener) : undefined;
     if (back) request.events = back.subject;
     try {
       const result = await this.breaker(options.service).fire(() =>
@@ -194,8 +223,14 @@ export class ServiceClient {
       const failure = this.toFabricError(error, options);
       // What the service sent before failing (a log saying why…) still goes before the error, briefly waited for.
       if (back && failure.code !== 'CANCELLED') await Promise.race([back.settled(), delay(1_000)]);
-      // Stop the work wherever it still runs: past its deadline, cancelled, or declared lost (in case it is not).
-      if (failure.code === 'TIMEOUT' || failure.code === 'CANCELLED' || failure instanceof LostCallError) {
+      // Stop the work wherever it still runs: past its deadline, cancelled, or given up for lost (in case it is
+      // not; sent once the gateway is back on the bus).
+      if (
+        failure.code === 'TIMEOUT' ||
+        failure.code === 'CANCELLED' ||
+        failure instanceof LostCallError ||
+        failure instanceof BusDisconnectedError
+      ) {
         this.cancel(options.service, request.id, failure.message);
       }
       throw failure;
@@ -247,12 +282,15 @@ export class ServiceClient {
       volumeThreshold: this.env.BREAKER_MIN_CALLS,
       rollingCountTimeout: this.env.BREAKER_WINDOW_MS,
       resetTimeout: this.env.BREAKER_RESET_MS,
-      // Domain errors, cancellations and refusals of unstarted calls say nothing about the service's health.
+      // Domain errors, cancellations, refusals of unstarted calls, calls a stopping replica gave up and the
+      // gateway's own disconnection say nothing about the service's health.
       errorFilter: (error: unknown) =>
         !(error instanceof FabricError) ||
         !BREAKER_FAILURES.has(error.code) ||
         error.notStarted ||
-        error instanceof NoLiveReplicaError,
+        error instanceof NoLiveReplicaError ||
+        error instanceof CallInterruptedError ||
+        error instanceof BusDisconnectedError,
     });
     breaker.on('open', () => this.circuitOpen.set({ service }, 1));
     breaker.on('close', () => this.circuitOpen.set({ service }, 0));
@@ -262,6 +300,8 @@ export class ServiceClient {
 
   private toFabricError(error: unknown, options: CallOptions): FabricError {
     if (error instanceof FabricError) return error;
+    // No reply came because the gateway is off the bus (a reply sent meanwhile is gone), not the service's doing.
+    if (!this.nats.isConnected() && !options.signal?.aborted) return new BusDisconnectedError(true);
     if (error instanceof NoRespondersError) return new NoLiveReplicaError(options.service);
     if (error instanceof RequestTimeoutError) {
       return new DeadlineExceededError(`"${options.name}" did not finish within ${options.timeoutMs} ms.`);
