@@ -35,6 +35,7 @@ import { CatalogService } from '../catalog/catalog.service';
 import type { CatalogSnapshot, CatalogTemplate } from '../catalog/catalog.snapshot';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import type { CallListener } from '../routing/call-events';
+import { IDEMPOTENCY_META_KEY, idempotencyKeyOf } from '../routing/idempotency-key';
 import { ServiceClient } from '../routing/service.client';
 import { ArgumentValidator } from './argument.validator';
 import { ClientRequests, type Emit } from './client-requests';
@@ -53,6 +54,9 @@ export interface RequestContext {
   signal?: AbortSignal;
   /** Writes on the request's stream; without it the call cannot talk to the client. */
   emit?: Emit;
+  /** JSON-RPC id of the request, and the client's `_meta.idempotencyKey`: they name a tools/call's execution. */
+  requestId?: string | number;
+  idempotencyKey?: unknown;
 }
 
 /** Resource subscriptions one session may hold. */
@@ -119,13 +123,16 @@ export class McpServerFactory {
       return { isError: true, content: [{ type: 'text', text: `Invalid arguments for tool ${name}: ${invalid}` }] };
     }
     const stopTimer = this.toolDuration.startTimer({ tool: name });
+    const idempotent =
+      tool.descriptor.annotations?.readOnlyHint === true || tool.descriptor.annotations?.idempotentHint === true;
     try {
       const reply = await this.services.call({
         service: tool.service,
         operation: 'tools.call',
         name: tool.descriptor.name,
-        idempotent:
-          tool.descriptor.annotations?.readOnlyHint === true || tool.descriptor.annotations?.idempotentHint === true,
+        idempotent,
+        // A request that arrives again (re-sent by a proxy, retried by the client) must not run again.
+        idempotencyKey: idempotent ? undefined : idempotencyKeyOf(context),
         arguments: input,
         timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
         ...(await this.backChannel(context)),
@@ -197,7 +204,10 @@ export class McpServerFactory {
 
   /** Answers a request of the gateway's direct path (see `directRequest`). */
   runDirect(request: DirectRequest, context: RequestContext): Promise<unknown> {
-    if (request.method === 'tools/call') return this.callTool(request.name, request.arguments, context);
+    if (request.method === 'tools/call') {
+      const { id: requestId, idempotencyKey } = request;
+      return this.callTool(request.name, request.arguments, { ...context, requestId, idempotencyKey });
+    }
     if (request.method === 'resources/read') return this.readResource(request.uri, context);
     return this.getPrompt(request.name, request.arguments, context);
   }
@@ -308,11 +318,11 @@ export class McpServerFactory {
     });
 
     server.setRequestHandler(CallToolRequestSchema, (request, extra) =>
-      this.callTool(
-        request.params.name,
-        request.params.arguments,
-        contextOf(extra, request.params._meta?.progressToken),
-      ),
+      this.callTool(request.params.name, request.params.arguments, {
+        ...contextOf(extra, request.params._meta?.progressToken),
+        requestId: extra.requestId,
+        idempotencyKey: request.params._meta?.[IDEMPOTENCY_META_KEY],
+      }),
     );
 
     server.setRequestHandler(ListResourcesRequestSchema, (request) => {
