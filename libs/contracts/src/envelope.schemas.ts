@@ -51,6 +51,16 @@ export const CallRequestSchema = z.object({
   events: z.string().min(1).optional(),
   /** Lowest log level the client asked for (`logging/setLevel`); absent: every level. */
   logLevel: LogLevelSchema.optional(),
+  /**
+   * Set on calls that must not run twice (tools neither read-only nor idempotent). A request that arrives
+   * again (a proxy re-sending a POST after its gateway died, a client retrying with its key) carries the
+   * same key in every attempt, and the service answers it with the first execution's outcome instead of
+   * running it again. A digest, never the client's raw value; it also names the outcome's KV record.
+   */
+  idempotencyKey: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{16,128}$/)
+    .optional(),
 });
 export type CallRequest = z.infer<typeof CallRequestSchema>;
 

@@ -93,6 +93,13 @@ describe('CallRequestSchema', () => {
     ).toBe(true);
   });
 
+  it('accepts an idempotency key that is a digest and rejects one that could not name a KV record', () => {
+    const key = 'a'.repeat(64);
+    expect(CallRequestSchema.parse({ ...request, idempotencyKey: key }).idempotencyKey).toBe(key);
+    expect(CallRequestSchema.safeParse({ ...request, idempotencyKey: 'my key.1' }).success).toBe(false);
+    expect(CallRequestSchema.safeParse({ ...request, idempotencyKey: 'short' }).success).toBe(false);
+  });
+
   it('rejects an unknown operation', () => {
     expect(CallRequestSchema.safeParse({ ...request, operation: 'tools.delete' }).success).toBe(false);
   });

@@ -18,6 +18,7 @@ export class TestbedTools {
   private completed = 0;
   private writes = 0;
   private count = 0;
+  private tally = 0;
 
   constructor(@Inject(ResourceNotifier) private readonly resources: ResourceNotifier) {}
 
@@ -74,15 +75,34 @@ export class TestbedTools {
   }
 
   @McpTool({
+    name: 'slow_bump',
+    description:
+      "Waits `ms` milliseconds, then adds one to this replica's tally (neither read-only nor idempotent: a repeat must not count twice); returns the new tally and the id of the process.",
+    input: z.object({ ms: z.number().int().min(0).max(60_000) }),
+    annotations: { readOnlyHint: false, idempotentHint: false, destructiveHint: false },
+  })
+  async slowBump(args: { ms: number }, ctx: CallContext): Promise<string> {
+    await delay(args.ms, undefined, { signal: ctx.signal });
+    return `tally ${++this.tally} by ${process.pid}`;
+  }
+
+  @McpTool({
     name: 'stats',
     description:
-      'How many sleep calls completed, how many were stopped by their deadline or a cancellation, how many writes happened.',
+      'How many sleep calls completed, how many were stopped by their deadline or a cancellation, how many writes happened, the slow_bump tally.',
     input: z.object({}),
-    output: z.object({ completed: z.number(), aborted: z.number(), writes: z.number(), pid: z.number() }),
+    output: z.object({
+      completed: z.number(),
+      aborted: z.number(),
+      writes: z.number(),
+      tally: z.number(),
+      pid: z.number(),
+    }),
     annotations: { readOnlyHint: true },
   })
   stats() {
-    return { completed: this.completed, aborted: this.aborted, writes: this.writes, pid: process.pid };
+    const { completed, aborted, writes, tally } = this;
+    return { completed, aborted, writes, tally, pid: process.pid };
   }
 
   @McpTool({

@@ -20,6 +20,7 @@ import { NatsClient, decodeJson, encodeJson, tryDecodeJson, type Msg, type Subsc
 import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
 import type { CallContext } from './call-context';
 import { CallChannel } from './call.channel';
+import { CallDedup } from './call.dedup';
 import { dispatchCall } from './call.dispatcher';
 import { HandlerRegistry } from './handler.registry';
 import { instanceIdOf } from './instance-id';
@@ -51,6 +52,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   private unready?: string;
   private readonly readinessMonitor: ReadinessMonitor;
 
+  private readonly dedup: CallDedup;
   private readonly calls;
   private readonly duration;
   private readonly inFlightGauge;
@@ -80,6 +82,15 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       'name',
     ]);
     this.inFlightGauge = metrics.gauge('fabric_service_in_flight', 'Calls being served now');
+    this.dedup = new CallDedup({
+      nats,
+      subjects: this.subjects,
+      service: registry.identity.service,
+      instanceId: this.instanceId,
+      bucket: `${env.FABRIC_NAMESPACE}_idempotency`,
+      ttlMs: env.IDEMPOTENCY_TTL_MS,
+      metrics,
+    });
   }
 
   /** Called by NestJS once the app is initialised: subscribe, then announce. */
@@ -210,20 +221,21 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       sample: channel.sample,
       elicit: channel.elicit,
     };
-    const finished = Promise.race([dispatchCall(this.registry.table, request, ctx), aborted])
-      .then(
-        (result): CallReply => ({ ok: true, result }),
-        (error: unknown): CallReply => ({
-          ok: false,
-          // Aborted because this replica stops: said so whatever the handler threw, so that the gateway may retry it.
-          error:
-            controller.signal.reason instanceof CallInterruptedError
-              ? controller.signal.reason.toWire()
-              : toWireError(error, (ref, cause) =>
-                  this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`),
-                ),
-        }),
-      )
+    const failed = (error: unknown): CallReply => ({
+      ok: false,
+      // Aborted because this replica stops: said so whatever the handler threw, so that the gateway may retry it.
+      error:
+        controller.signal.reason instanceof CallInterruptedError
+          ? controller.signal.reason.toWire()
+          : toWireError(error, (ref, cause) =>
+              this.log.error({ ref, callId: request.id, err: cause }, `call ${request.name} failed`),
+            ),
+    });
+    // A call with an idempotency key runs at most once fleet-wide; a repeat gets the first run's reply.
+    const execute = () =>
+      dispatchCall(this.registry.table, request, ctx).then((result): CallReply => ({ ok: true, result }), failed);
+    const finished = Promise.race([this.dedup.run(request, execute), aborted])
+      .catch(failed)
       .then((reply) => {
         channel.close();
         clearTimeout(timer);

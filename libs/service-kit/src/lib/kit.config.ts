@@ -20,6 +20,12 @@ export const serviceEnvSchema = baseEnvSchema.extend({
    * another replica) instead of queueing behind a slow handler.
    */
   MAX_CONCURRENT_CALLS: intEnv(128, 1),
+  /**
+   * How long the outcome of a call that must not run twice is kept (JetStream KV, shared by all replicas):
+   * a repeat of the call within this time gets the outcome instead of a second run. Above the longest
+   * time a load balancer or client may take to re-send a request.
+   */
+  IDEMPOTENCY_TTL_MS: intEnv(5 * 60_000, 1_000),
   /** Readable start of this replica's id (the service name when absent); a nonce of the process follows it. */
   INSTANCE_ID: z.string().min(1).optional(),
   /** Set by the primary for each of its workers (`WORKERS` > 1): the worker's slot, kept by its replacements. */

@@ -15,7 +15,14 @@ export interface OperationContext {
 
 /** The requests the operations answer, whatever the protocol era that carried them. */
 export type Operation =
-  | { kind: 'tools/call'; name: string; arguments?: Record<string, unknown> }
+  | {
+      kind: 'tools/call';
+      name: string;
+      arguments?: Record<string, unknown>;
+      /** The JSON-RPC id, and the client's `_meta.idempotencyKey`: together with the session they name one execution. */
+      requestId?: string | number;
+      idempotencyKey?: unknown;
+    }
   | { kind: 'resources/read'; uri: string }
   | { kind: 'prompts/get'; name: string; arguments?: Record<string, string> }
   | {

@@ -15,6 +15,7 @@ import { CatalogService } from '../catalog/catalog.service';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { PolicyPipeline } from '../policy/policy.pipeline';
 import type { CallListener } from '../routing/call-events';
+import { idempotencyKeyOf } from '../routing/idempotency-key';
 import { ServiceClient, type CallOptions } from '../routing/service.client';
 import { ArgumentValidator } from './argument.validator';
 import type { ClientChannel } from './client-channel';
@@ -240,7 +241,7 @@ export class Operations {
   }
 
   private async executeToolCall(
-    { name, arguments: args }: OperationOf<'tools/call'>,
+    { name, arguments: args, requestId, idempotencyKey }: OperationOf<'tools/call'>,
     context: OperationContext,
   ): Promise<CallToolResult> {
     const tool = this.catalog.snapshot.tool(name);
@@ -254,11 +255,17 @@ export class Operations {
     const stopTimer = this.toolDuration.startTimer({ tool: name });
     try {
       const { annotations } = tool.descriptor;
+      const idempotent = annotations?.readOnlyHint === true || annotations?.idempotentHint === true;
       const reply = await this.services.call({
         service: tool.service,
         operation: 'tools.call',
         name: tool.descriptor.name,
-        idempotent: annotations?.readOnlyHint === true || annotations?.idempotentHint === true,
+        idempotent,
+        // A request that arrives again (re-sent by a proxy, retried by the client) must not run again.
+        idempotencyKey:
+          idempotent || context.sessionId === undefined
+            ? undefined
+            : idempotencyKeyOf({ sessionId: context.sessionId, requestId, idempotencyKey }),
         arguments: input,
         timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
         ...this.backChannel(context),

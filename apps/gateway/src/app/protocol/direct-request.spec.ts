@@ -18,6 +18,14 @@ describe('directRequest', () => {
     });
   });
 
+  it("carries a tools/call's idempotency key from _meta, and leaves one that is not a string to the SDK's path", () => {
+    expect(directRequest(request('tools/call', { name: 'bump', _meta: { idempotencyKey: 'k1' } }))).toMatchObject({
+      method: 'tools/call',
+      idempotencyKey: 'k1',
+    });
+    expect(directRequest(request('tools/call', { name: 'bump', _meta: { idempotencyKey: 7 } }))).toBeUndefined();
+  });
+
   it('takes resources/read with a string uri, and prompts/get with string arguments', () => {
     expect(directRequest(request('resources/read', { uri: 'docs://a' }))).toEqual({
       id: 1,

@@ -1,4 +1,5 @@
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { IDEMPOTENCY_META_KEY } from '../routing/idempotency-key';
 
 interface DirectBase {
   id: RequestId;
@@ -8,7 +9,7 @@ interface DirectBase {
 /** A request the gateway answers itself, without the session's SDK server: the calls routed to services. */
 export type DirectRequest = DirectBase &
   (
-    | { method: 'tools/call'; name: string; arguments?: Record<string, unknown> }
+    | { method: 'tools/call'; name: string; arguments?: Record<string, unknown>; idempotencyKey?: string }
     | { method: 'resources/read'; uri: string }
     | { method: 'prompts/get'; name: string; arguments?: Record<string, string> }
   );
@@ -48,8 +49,18 @@ export function directRequest(body: unknown): DirectRequest | undefined {
   const args = params['arguments'];
   if (args !== undefined && !isObject(args)) return undefined;
   switch (body['method']) {
-    case 'tools/call':
-      return typeof name === 'string' ? { ...base, method: 'tools/call', name, arguments: args } : undefined;
+    case 'tools/call': {
+      // A malformed key takes the SDK's path too (which answers it as the invalid argument it is).
+      const key = meta?.[IDEMPOTENCY_META_KEY];
+      if (typeof name !== 'string' || (key !== undefined && typeof key !== 'string')) return undefined;
+      return {
+        ...base,
+        method: 'tools/call',
+        name,
+        arguments: args,
+        ...(key !== undefined ? { idempotencyKey: key } : {}),
+      };
+    }
     case 'resources/read': {
       const uri = params['uri'];
       return typeof uri === 'string' ? { ...base, method: 'resources/read', uri } : undefined;

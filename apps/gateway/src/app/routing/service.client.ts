@@ -29,6 +29,11 @@ export interface CallOptions {
   name: string;
   /** Running it twice does no harm (read-only or idempotent): it is retried when the replica running it dies. */
   idempotent: boolean;
+  /**
+   * For a call that must not run twice: the same key in every attempt of it, from any gateway replica (see
+   * `idempotencyKeyOf`); the service answers a repeat with the first execution's outcome.
+   */
+  idempotencyKey?: string;
   arguments?: Record<string, unknown>;
   uri?: string;
   params?: Record<string, string | string[]>;
@@ -197,6 +202,7 @@ export class ServiceClient {
       ...(options.principal ? { principal: options.principal } : {}),
       ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+      ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
     };
     // Sent now, it would wait for its deadline in the client's buffer; and the service is not to blame.
     if (!this.nats.isConnected()) throw new BusDisconnectedError(false);

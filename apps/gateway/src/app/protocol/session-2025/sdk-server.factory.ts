@@ -21,6 +21,7 @@ import type { LogLevel } from '@fabric/contracts';
 import { Operations } from '../../operations/operations.service';
 import type { OperationContext } from '../../operations/operation';
 import { RPC, RpcError } from '../../operations/rpc.error';
+import { IDEMPOTENCY_META_KEY } from '../../routing/idempotency-key';
 import { ClientRequests } from './client-requests';
 import type { Emit } from './direct.exchange';
 import { SessionChannel } from './session.channel';
@@ -110,7 +111,13 @@ export class SdkServerFactory {
 
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
       this.operations.callTool(
-        { kind: 'tools/call', name: request.params.name, arguments: request.params.arguments },
+        {
+          kind: 'tools/call',
+          name: request.params.name,
+          arguments: request.params.arguments,
+          requestId: extra.requestId,
+          idempotencyKey: request.params._meta?.[IDEMPOTENCY_META_KEY],
+        },
         await contextOf(extra, request.params._meta?.progressToken),
       ),
     );

@@ -154,7 +154,13 @@ export class Session2025Adapter implements ProtocolAdapter {
         switch (request.method) {
           case 'tools/call':
             return this.operations.callTool(
-              { kind: 'tools/call', name: request.name, arguments: request.arguments },
+              {
+                kind: 'tools/call',
+                name: request.name,
+                arguments: request.arguments,
+                requestId: request.id,
+                idempotencyKey: request.idempotencyKey,
+              },
               context,
             );
           case 'resources/read':
