@@ -1,23 +1,32 @@
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { Tree } from '@nx/devkit';
-import { createTreeWithEmptyWorkspace } from '@nx/devkit/testing';
+import { FsTree } from 'nx/src/generators/tree';
 import * as ts from 'typescript';
 import { parse, parseAllDocuments } from 'yaml';
-import { COMPOSE_FILE, InvalidServiceNameError, KUSTOMIZATION_FILE, serviceGenerator } from './generator';
+import {
+  COMPOSE_FILE,
+  InvalidServiceNameError,
+  KUSTOMIZATION_FILE,
+  serviceGenerator,
+  templateValues,
+} from './generator';
+import { unusedServiceName } from './testing/unused-service-name';
 
 const workspaceRoot = path.join(__dirname, '../../../../..');
 const prettierCli = require.resolve('prettier/bin/prettier.cjs');
 
-/** An empty workspace holding the repository's real compose file and kustomization. */
+/**
+ * The repository as it is, in memory: the generator reads its real files, its writes stay in the tree (never
+ * flushed, as with `nx g --dry-run`). Not the devkit's empty '/virtual' tree: Nx globs a tree's root for
+ * projects, which logs "workspace root does not exist" there (and can hang on a near-empty directory).
+ */
 function workspace(): Tree {
-  const tree = createTreeWithEmptyWorkspace();
-  for (const file of [COMPOSE_FILE, KUSTOMIZATION_FILE]) {
-    tree.write(file, readFileSync(path.join(workspaceRoot, file), 'utf8'));
-  }
-  return tree;
+  return new FsTree(workspaceRoot, false);
 }
+
+/** The README's example, `orders`, or a free variant once `nx g @fabric/plugin:service --name orders` has run here. */
+const orders = templateValues({ name: unusedServiceName(workspace(), 'orders') });
 
 function read(tree: Tree, file: string): string {
   const content = tree.read(file, 'utf-8');
@@ -38,42 +47,58 @@ function composeServices(tree: Tree): Record<string, ComposeService> {
 }
 
 describe('service generator', () => {
+  it('derives every name from --name', () => {
+    expect(templateValues({ name: 'order-lines' })).toEqual({
+      serviceName: 'order-lines',
+      projectName: 'order-lines-service',
+      fileName: 'order-lines',
+      className: 'OrderLines',
+      title: 'Order Lines',
+      descriptionLiteral: "'Tools of the order-lines domain.'",
+    });
+  });
+
   it('creates apps/<name>-service in the shape of a service app', async () => {
     const tree = workspace();
-    await serviceGenerator(tree, { name: 'orders', skipFormat: true });
+    await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
 
-    const project = JSON.parse(read(tree, 'apps/orders-service/project.json'));
+    const app = `apps/${orders.projectName}`;
+    const project = JSON.parse(read(tree, `${app}/project.json`));
     expect(project).toMatchObject({
-      name: 'orders-service',
+      name: orders.projectName,
       projectType: 'application',
-      sourceRoot: 'apps/orders-service/src',
+      sourceRoot: `${app}/src`,
       tags: ['type:app', 'scope:service'],
       targets: {
         build: {
           executor: 'nx:run-commands',
-          options: { command: 'node tools/build/build-app.mjs orders-service' },
-          outputs: ['{workspaceRoot}/dist/apps/orders-service'],
+          options: { command: `node tools/build/build-app.mjs ${orders.projectName}` },
+          outputs: [`{workspaceRoot}/dist/${app}`],
           cache: true,
         },
       },
     });
-    expect(read(tree, 'apps/orders-service/src/main.ts')).toContain("service: 'orders',");
-    expect(read(tree, 'apps/orders-service/src/main.ts')).toContain("title: 'Orders',");
-    expect(read(tree, 'apps/orders-service/src/app/app.module.ts')).toContain('providers: [OrdersTools]');
-    expect(read(tree, 'apps/orders-service/src/app/orders.tools.ts')).toContain('export class OrdersTools');
-    expect(read(tree, 'apps/orders-service/src/app/orders.tools.spec.ts')).toContain("from './orders.tools'");
+    expect(read(tree, `${app}/src/main.ts`)).toContain(`service: '${orders.serviceName}',`);
+    expect(read(tree, `${app}/src/main.ts`)).toContain(`title: '${orders.title}',`);
+    expect(read(tree, `${app}/src/app/app.module.ts`)).toContain(`providers: [${orders.className}Tools]`);
+    expect(read(tree, `${app}/src/app/${orders.fileName}.tools.ts`)).toContain(`export class ${orders.className}Tools`);
+    expect(read(tree, `${app}/src/app/${orders.fileName}.tools.spec.ts`)).toContain(
+      `from './${orders.fileName}.tools'`,
+    );
   });
 
   it('writes TypeScript that parses, with a description that needs escaping', async () => {
     const tree = workspace();
-    await serviceGenerator(tree, { name: 'zz-probe', description: "Bob's \\ orders", skipFormat: true });
+    const probe = templateValues({ name: unusedServiceName(tree, 'zz-probe') });
+    await serviceGenerator(tree, { name: probe.serviceName, description: "Bob's \\ orders", skipFormat: true });
 
+    const app = `apps/${probe.projectName}`;
     const files = tree.listChanges().filter((change) => change.path.endsWith('.ts'));
     expect(files.map((file) => file.path).sort()).toEqual([
-      'apps/zz-probe-service/src/app/app.module.ts',
-      'apps/zz-probe-service/src/app/zz-probe.tools.spec.ts',
-      'apps/zz-probe-service/src/app/zz-probe.tools.ts',
-      'apps/zz-probe-service/src/main.ts',
+      `${app}/src/app/app.module.ts`,
+      `${app}/src/app/${probe.fileName}.tools.spec.ts`,
+      `${app}/src/app/${probe.fileName}.tools.ts`,
+      `${app}/src/main.ts`,
     ]);
     for (const file of files) {
       const output = ts.transpileModule(read(tree, file.path), {
@@ -82,51 +107,51 @@ describe('service generator', () => {
       });
       expect(output.diagnostics ?? []).toEqual([]);
     }
-    expect(read(tree, 'apps/zz-probe-service/src/main.ts')).toContain("description: 'Bob\\'s \\\\ orders',");
-    expect(read(tree, 'apps/zz-probe-service/src/app/zz-probe.tools.ts')).toContain('export class ZzProbeTools');
+    expect(read(tree, `${app}/src/main.ts`)).toContain("description: 'Bob\\'s \\\\ orders',");
   });
 
   it('adds the service to docker/compose.yaml: 2 replicas, the shared env, no database', async () => {
     const tree = workspace();
-    await serviceGenerator(tree, { name: 'orders', skipFormat: true });
+    await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
 
     const services = composeServices(tree);
-    const orders = services['orders-service'];
-    expect(orders.image).toBe('mcp-fabric/orders-service:local');
-    expect(orders.build?.args).toEqual({ APP: 'orders-service' });
-    expect(orders.deploy?.replicas).toBe(2);
-    expect(Object.keys(orders.environment ?? {}).sort()).toEqual(
+    const service = services[orders.projectName];
+    expect(service.image).toBe(`mcp-fabric/${orders.projectName}:local`);
+    expect(service.build?.args).toEqual({ APP: orders.projectName });
+    expect(service.deploy?.replicas).toBe(2);
+    expect(Object.keys(service.environment ?? {}).sort()).toEqual(
       Object.keys(services['knowledge-service'].environment ?? {})
         .filter((key) => key !== 'DATABASE_URL')
         .sort(),
     );
-    expect(Object.keys(orders.depends_on ?? {})).not.toContain('postgres');
+    expect(Object.keys(service.depends_on ?? {})).not.toContain('postgres');
     expect(Object.keys(services)).toEqual([...Object.keys(services)].sort((a, b) => a.localeCompare(b)));
   });
 
   it('writes deploy/k8s/base/<name>-service.yaml and lists it in the kustomization', async () => {
     const tree = workspace();
-    await serviceGenerator(tree, { name: 'orders', skipFormat: true });
+    await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
 
-    const documents = parseAllDocuments(read(tree, 'deploy/k8s/base/orders-service.yaml')).map((doc) => doc.toJSON());
+    const manifest = read(tree, `deploy/k8s/base/${orders.projectName}.yaml`);
+    const documents = parseAllDocuments(manifest).map((doc) => doc.toJSON());
     expect(documents.map((doc) => `${doc.kind}/${doc.metadata.name}`)).toEqual([
-      'Deployment/orders-service',
-      'HorizontalPodAutoscaler/orders-service',
-      'PodDisruptionBudget/orders-service',
+      `Deployment/${orders.projectName}`,
+      `HorizontalPodAutoscaler/${orders.projectName}`,
+      `PodDisruptionBudget/${orders.projectName}`,
     ]);
     const container = documents[0].spec.template.spec.containers[0];
-    expect(container.image).toBe('mcp-fabric/orders-service:local');
+    expect(container.image).toBe(`mcp-fabric/${orders.projectName}:local`);
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(parse(read(tree, KUSTOMIZATION_FILE)).resources).toContain('orders-service.yaml');
+    expect(parse(read(tree, KUSTOMIZATION_FILE)).resources).toContain(`${orders.projectName}.yaml`);
   });
 
   it('leaves the YAML it edits and writes in prettier style, so formatFiles changes nothing there', async () => {
     const tree = workspace();
-    await serviceGenerator(tree, { name: 'orders', skipFormat: true });
+    await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
 
     // The prettier CLI, as jest cannot load prettier 3's ESM API in-process (formatFiles then skips).
-    for (const file of [COMPOSE_FILE, KUSTOMIZATION_FILE, 'deploy/k8s/base/orders-service.yaml']) {
+    for (const file of [COMPOSE_FILE, KUSTOMIZATION_FILE, `deploy/k8s/base/${orders.projectName}.yaml`]) {
       const source = read(tree, file);
       const formatted = execFileSync(process.execPath, [prettierCli, '--stdin-filepath', file], { input: source });
       expect(formatted.toString()).toBe(source);
@@ -152,9 +177,9 @@ describe('service generator', () => {
     await expect(serviceGenerator(tree, { name: 'knowledge', skipFormat: true })).rejects.toThrow(
       /docker\/compose.yaml already has a "knowledge-service" service/,
     );
-    await serviceGenerator(tree, { name: 'orders', skipFormat: true });
-    await expect(serviceGenerator(tree, { name: 'orders', skipFormat: true })).rejects.toThrow(
-      /apps\/orders-service exists/,
+    await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
+    await expect(serviceGenerator(tree, { name: orders.serviceName, skipFormat: true })).rejects.toThrow(
+      `apps/${orders.projectName} exists`,
     );
   });
 });

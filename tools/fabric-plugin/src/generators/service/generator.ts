@@ -89,8 +89,9 @@ export function templateValues(schema: ServiceGeneratorSchema): ServiceTemplateV
   };
 }
 
-function assertNew(tree: Tree, { projectName }: ServiceTemplateValues): void {
-  const taken = [
+/** What in the workspace already uses `projectName`: empty when the generator may create it. */
+export function serviceConflicts(tree: Tree, projectName: string): string[] {
+  return [
     getProjects(tree).has(projectName) && `an Nx project named "${projectName}" exists`,
     tree.exists(`apps/${projectName}`) && `apps/${projectName} exists`,
     tree.exists(`${K8S_BASE_DIR}/${projectName}.yaml`) && `${K8S_BASE_DIR}/${projectName}.yaml exists`,
@@ -98,6 +99,10 @@ function assertNew(tree: Tree, { projectName }: ServiceTemplateValues): void {
       hasComposeService(tree.read(COMPOSE_FILE, 'utf-8') ?? '', projectName) &&
       `${COMPOSE_FILE} already has a "${projectName}" service`,
   ].filter((reason): reason is string => typeof reason === 'string');
+}
+
+function assertNew(tree: Tree, { projectName }: ServiceTemplateValues): void {
+  const taken = serviceConflicts(tree, projectName);
   if (taken.length > 0) {
     throw new InvalidServiceNameError(`Service "${projectName}" already exists: ${taken.join('; ')}.`);
   }
