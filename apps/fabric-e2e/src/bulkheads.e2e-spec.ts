@@ -52,15 +52,16 @@ describe('bulkheads and circuit breakers', () => {
     const slow = await Promise.all(slowCalls);
 
     expect(fast.map(({ text }) => text)).toEqual(Array.from({ length: 20 }, (_, i) => `fast ${i}`));
-    expect(Math.max(...fast.map(({ ms }) => ms))).toBeLessThan(1_000); // the slow calls take 3 s
+    // Far below the 3 s the slow calls take (a loaded machine adds its own delays, so no tighter bound).
+    expect(Math.max(...fast.map(({ ms }) => ms))).toBeLessThan(2_000);
     expect(listed.value).toEqual(expect.arrayContaining(['slow_echo', 'testbed_echo']));
-    expect(listed.ms).toBeLessThan(1_000);
+    expect(listed.ms).toBeLessThan(2_000);
     const refused = slow.filter(({ value }) => value.isError);
     expect(slow.filter(({ value }) => !value.isError)).toHaveLength(20); // 10 per gateway
     expect(refused).toHaveLength(20);
     for (const { value, ms } of refused) {
       expect(textOf(value)).toMatch(/has 10 calls in progress at this gateway, its limit; try again shortly/);
-      expect(ms).toBeLessThan(1_000);
+      expect(ms).toBeLessThan(2_000);
     }
   });
 

