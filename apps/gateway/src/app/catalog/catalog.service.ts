@@ -159,6 +159,12 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
 
   private sweep(): void {
     const now = Date.now();
+    if (!this.nats.isConnected()) {
+      // Silence heard while this gateway is off the bus says nothing about the services: once it is back,
+      // every instance gets its missed beats again before it is dropped.
+      for (const instance of this.instances.values()) instance.lastSeen = now;
+      return;
+    }
     let removed = false;
     for (const [id, instance] of this.instances) {
       if (now - instance.lastSeen > instance.heartbeatMs * MISSED_BEATS) {
