@@ -3,8 +3,6 @@ import { createScratchDatabase, type ScratchDatabase } from '@fabric/platform-pe
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { Fabric, INITIALIZE, listAllTools, postRaw, textOf } from './support/fabric';
 
-const ADMIN_URL = process.env['E2E_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
 const MEMORY_TOOLS = [
   'create_entities',
   'create_relations',
@@ -29,7 +27,7 @@ describe('MCP methods through the gateway', () => {
   let fabric: Fabric;
 
   beforeAll(async () => {
-    database = await createScratchDatabase(ADMIN_URL, 'e2e_knowledge');
+    database = await createScratchDatabase('e2e_knowledge');
     const knowledge = { app: 'knowledge-service', env: { DATABASE_URL: database.url } };
     fabric = await Fabric.start({ services: [knowledge, knowledge, { app: 'testbed-service' }] });
   });
