@@ -6,8 +6,6 @@ import { metricValue } from './support/metrics';
 import { eventually } from './support/processes';
 import { TcpLink } from './support/tcp-link';
 
-const ADMIN_URL = process.env['E2E_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
 // A replica that cannot reach its database takes no calls and leaves the catalog until the database is
 // back; when no replica of a service is left, its tools leave the catalog and clients are told.
 describe('a service whose database becomes unreachable', () => {
@@ -18,7 +16,7 @@ describe('a service whose database becomes unreachable', () => {
   let listChanged = 0;
 
   beforeAll(async () => {
-    database = await createScratchDatabase(ADMIN_URL, 'e2e_dependencies');
+    database = await createScratchDatabase('e2e_dependencies');
     const target = new URL(database.url);
     cut = await TcpLink.start({ host: target.hostname, port: Number(target.port || 5432) });
     const throughLink = new URL(database.url);

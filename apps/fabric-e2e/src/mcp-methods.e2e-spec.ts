@@ -4,8 +4,6 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { Fabric, INITIALIZE, listAllTools, postRaw, textOf } from './support/fabric';
 import { eventually } from './support/processes';
 
-const ADMIN_URL = process.env['E2E_POSTGRES_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
 const MEMORY_TOOLS = [
   'create_entities',
   'create_relations',
@@ -30,7 +28,7 @@ describe('MCP methods through the gateway', () => {
   let fabric: Fabric;
 
   beforeAll(async () => {
-    database = await createScratchDatabase(ADMIN_URL, 'e2e_knowledge');
+    database = await createScratchDatabase('e2e_knowledge');
     const knowledge = { app: 'knowledge-service', env: { DATABASE_URL: database.url } };
     fabric = await Fabric.start({ services: [knowledge, knowledge, { app: 'testbed-service' }] });
   });

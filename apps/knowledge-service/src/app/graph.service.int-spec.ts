@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createScratchDatabase, type ScratchDatabase } from '@fabric/platform-persistence';
 import { describeGraphSemantics } from '../testing/graph-semantics.suite';
-import { openReplica, POSTGRES_ADMIN_URL, type GraphReplica } from '../testing/graph.fixtures';
+import { openReplica, type GraphReplica } from '../testing/graph.fixtures';
 
 jest.setTimeout(60_000);
 
@@ -12,7 +12,7 @@ describeGraphSemantics('PostgreSQL', () => {
   let replica: GraphReplica | undefined;
   return {
     open: async () => {
-      database = await createScratchDatabase(POSTGRES_ADMIN_URL, 'knowledge_test');
+      database = await createScratchDatabase('knowledge_test');
       replica = await openReplica(database.url);
       return replica.graph;
     },
@@ -30,7 +30,7 @@ interface Replicas {
 }
 
 async function postgresReplicas(): Promise<Replicas> {
-  const database = await createScratchDatabase(POSTGRES_ADMIN_URL, 'knowledge_test');
+  const database = await createScratchDatabase('knowledge_test');
   const replicas = await Promise.all([openReplica(database.url), openReplica(database.url)]);
   return {
     replicas,

@@ -12,8 +12,6 @@ export const acme = { name: 'Acme Corp', entityType: 'organization', observation
 export const aliceKnowsBob = { from: 'Alice', to: 'Bob', relationType: 'knows' };
 export const aliceWorksAtAcme = { from: 'Alice', to: 'Acme Corp', relationType: 'works_at' };
 
-export const POSTGRES_ADMIN_URL = process.env['POSTGRES_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
 /** A graph service on its own migrated database, as one replica of the service would have it. */
 export interface GraphReplica {
   dataSource: DataSource;

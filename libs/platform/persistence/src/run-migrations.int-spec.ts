@@ -6,8 +6,6 @@ import { dataSourceOptionsFromUrl } from './data-source-options';
 import { runMigrations } from './run-migrations';
 import { createScratchDatabase } from './scratch-database';
 
-const ADMIN_URL = process.env['POSTGRES_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
 class CreateNotes1700000000001 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     await queryRunner.query('CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)');
@@ -46,7 +44,7 @@ describe('runMigrations', () => {
   jest.setTimeout(30_000);
 
   it('applies each migration once when two replicas migrate one PostgreSQL database at the same time', async () => {
-    const database = await createScratchDatabase(ADMIN_URL, 'persistence_test');
+    const database = await createScratchDatabase('persistence_test');
     const replicas = await openReplicas(database.url).catch(async (error) => {
       await database.drop();
       throw error;

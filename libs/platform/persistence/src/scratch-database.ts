@@ -10,8 +10,17 @@ export interface ScratchDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates an empty PostgreSQL database with a unique name, for tests and benchmarks that need a database of their own. */
-export async function createScratchDatabase(adminUrl: string, prefix = 'scratch'): Promise<ScratchDatabase> {
+/** Where scratch databases are made when `POSTGRES_ADMIN_URL` is not set: the local server's `postgres` superuser, no password. */
+const DEFAULT_POSTGRES_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * Creates an empty PostgreSQL database with a unique name, for tests and benchmarks that need a database of
+ * their own, on the server `adminUrl` names (a role allowed to create databases), by default `POSTGRES_ADMIN_URL`.
+ */
+export async function createScratchDatabase(
+  prefix = 'scratch',
+  adminUrl = process.env['POSTGRES_ADMIN_URL'] ?? DEFAULT_POSTGRES_ADMIN_URL,
+): Promise<ScratchDatabase> {
   if (!/^[a-z][a-z0-9_]{0,30}$/.test(prefix)) throw new Error(`Invalid scratch database prefix "${prefix}"`);
   const name = `${prefix}_${Date.now().toString(36)}_${randomBytes(4).toString('hex')}`;
   await asAdmin(adminUrl, (admin) => admin.query(`CREATE DATABASE "${name}"`));
