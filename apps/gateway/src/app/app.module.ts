@@ -19,7 +19,11 @@ export class AppModule {
           drainDelayMs: env.DRAIN_DELAY_MS,
           hotRoutes: ['mcp'],
         }),
-        NatsModule.forRoot({ url: env.NATS_URL, name: `gateway@${hostname()}/${process.pid}` }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          name: `gateway@${hostname()}/${process.pid}`,
+          jetstreamReplicas: env.JETSTREAM_REPLICAS,
+        }),
         McpModule,
       ],
       providers: [{ provide: GATEWAY_ENV, useValue: env }],

@@ -2,7 +2,12 @@ import cluster from 'node:cluster';
 import type { INestApplication } from '@nestjs/common';
 
 /** Start-up failures whose message says all a user needs (no stack): bad config, a dependency not reachable. */
-const EXPLAINED_FAILURES = new Set(['ConfigError', 'NatsUnreachableError', 'DatabaseUnavailableError']);
+const EXPLAINED_FAILURES = new Set([
+  'ConfigError',
+  'NatsUnreachableError',
+  'JetStreamReplicasError',
+  'DatabaseUnavailableError',
+]);
 
 /** A cluster worker stops on its primary's SIGTERM only (see `startWithWorkers`). */
 const STOP_SIGNALS: NodeJS.Signals[] = cluster.isWorker ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
