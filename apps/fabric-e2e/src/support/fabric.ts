@@ -6,6 +6,10 @@ import { AppProcess, eventually } from './processes';
 import { RoundRobinProxy } from './round-robin-proxy';
 
 export interface FabricOptions {
+  /** NATS server(s) of every app, comma-separated; default `NATS_URL` of the environment, or the machine's NATS. */
+  natsUrl?: string;
+  /** Environment of every app, on top of the shared one. */
+  env?: Record<string, string>;
   /** Environment of every gateway, on top of the shared one. */
   gatewayEnv?: Record<string, string>;
   /** Gateway replicas; with more than one they serve behind a round-robin proxy. */
@@ -14,9 +18,11 @@ export interface FabricOptions {
   services?: { app: string; replicas?: number; env?: Record<string, string> }[];
 }
 
-/** Gateways and services started as real processes on a private namespace of the machine's NATS. */
+/** Gateways and services started as real processes on a private namespace of the machine's NATS (or another). */
 export class Fabric {
   readonly namespace = `e2e${randomBytes(4).toString('hex')}`;
+  private natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  private env: Record<string, string> = {};
   readonly processes: AppProcess[] = [];
   readonly gateways: AppProcess[] = [];
   /** In front of the gateways when there are several. */
@@ -26,6 +32,8 @@ export class Fabric {
 
   static async start(options: FabricOptions = {}): Promise<Fabric> {
     const fabric = new Fabric();
+    if (options.natsUrl) fabric.natsUrl = options.natsUrl;
+    fabric.env = options.env ?? {};
     fabric.gatewayEnv = { DISCOVERY_WAIT_MS: '500', ...options.gatewayEnv };
     try {
       await Promise.all(
@@ -52,8 +60,9 @@ export class Fabric {
   get sharedEnv(): Record<string, string> {
     return {
       FABRIC_NAMESPACE: this.namespace,
-      NATS_URL: process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+      NATS_URL: this.natsUrl,
       HEARTBEAT_MS: '500',
+      ...this.env,
     };
   }
 
@@ -115,7 +124,7 @@ export class Fabric {
 
   /** Deletes this fabric's JetStream streams (session bucket, SSE event log): the machine's NATS keeps no trace. */
   private async removeStreams(): Promise<void> {
-    const connection = await connect({ servers: this.sharedEnv['NATS_URL'], timeout: 2_000 });
+    const connection = await connect({ servers: this.natsUrl.split(','), timeout: 2_000 });
     try {
       const manager = await connection.jetstreamManager();
       const names: string[] = [];

@@ -145,7 +145,10 @@ export class NatsClient {
     let connection: NatsConnection;
     try {
       connection = await connect({
-        servers: options.url.split(','),
+        servers: options.url
+          .split(',')
+          .map((server) => server.trim())
+          .filter(Boolean),
         name: options.name,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,

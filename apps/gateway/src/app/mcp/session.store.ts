@@ -79,7 +79,10 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
           }
         }
       },
-      onInterrupted: (error) => this.log.warn({ err: error }, 'session watch interrupted; reopening it'),
+      onInterrupted: (error) =>
+        this.log.warn(
+          `session watch interrupted (${error instanceof Error ? error.message : String(error)}); reopening it`,
+        ),
       onResumed: () => this.log.log('session watch reopened'),
     });
   }

@@ -152,6 +152,13 @@ export class NatsServerProcess {
     return (await response.json()) as JetStreamStatus;
   }
 
+  /** Names of the clients connected to this server (`/connz`). */
+  async clientNames(): Promise<string[]> {
+    const response = await fetch(`http://127.0.0.1:${this.monitorPort}/connz?limit=10000`);
+    const connz = (await response.json()) as { connections?: { name?: string }[] };
+    return (connz.connections ?? []).map((connection) => connection.name ?? '');
+  }
+
   /** Sends `signal` to the server's pid and waits for it to exit. */
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     if (!this.running) return;
