@@ -2,7 +2,7 @@ import { connect, type JetStreamManager, type NatsConnection } from 'nats';
 import { NatsServerCluster, type NatsServerProcess } from '@fabric/platform-nats/testing';
 import { Fabric, textOf } from './support/fabric';
 import { steadyLoad } from './support/load';
-import { eventually } from './support/processes';
+import { eventually, type AppProcess } from './support/processes';
 
 // The fabric on a 3-node JetStream cluster with JETSTREAM_REPLICAS=3: sessions (KV) and SSE events (stream)
 // are kept on every node, and apps list all three servers in NATS_URL. Losing any one node, even the one the
@@ -42,34 +42,40 @@ describe('NATS node loss in a 3-node JetStream cluster', () => {
     return config.num_replicas === 3 && !!placement?.leader && current.length === 2;
   }
 
-  /** The node holding the NATS connection of the first gateway. */
-  async function nodeOfFirstGateway(): Promise<NatsServerProcess> {
-    const pid = fabric.gateways[0].child.pid;
-    for (const node of cluster.nodes) {
-      if ((await node.clientNames()).some((name) => name.startsWith('gateway@') && name.endsWith(`/${pid}`)))
-        return node;
+  /** The node holding the NATS connection of an app (named `<app>@<host>/<pid>`). */
+  async function nodeOf(app: AppProcess): Promise<NatsServerProcess> {
+    for (const node of cluster.nodes.filter((candidate) => candidate.running)) {
+      const names = await node.clientNames();
+      if (names.some((name) => name.startsWith(`${app.app}@`) && name.endsWith(`/${app.child.pid}`))) return node;
     }
-    throw new Error('the first gateway is connected to no node');
+    throw new Error(`${app.app} (pid ${app.child.pid}) is connected to no node`);
+  }
+
+  /** The node leading the session bucket's stream. */
+  async function sessionsLeader(): Promise<NatsServerProcess> {
+    return cluster.node((await jsm.streams.info(streams()[0])).cluster?.leader ?? '');
   }
 
   it('the session bucket and the SSE event stream are kept on all three nodes', async () => {
     for (const stream of streams()) await eventually(() => fullyReplicated(stream), 10_000, `${stream} on 3 nodes`);
   });
 
-  it('killing a node under load (first the one a gateway uses, then the sessions leader) fails no call', async () => {
+  it('killing a node under load (the one a gateway uses, the sessions leader, the one a service uses) fails no call', async () => {
     const sessions = await Promise.all(Array.from({ length: 4 }, (_, i) => fabric.connect(`load-${i}`)));
     const loads = sessions.map(({ client }, i) =>
       steadyLoad((n) => client.callTool(echo(`s${i} ${n}`)), { concurrency: 2, expectText: (n) => `s${i} ${n}` }),
     );
     const ok = () => loads.reduce((sum, load) => sum + load.report().ok, 0);
+    const stopLoads = () => Promise.all(loads.map((load) => load.stop()));
     try {
       await eventually(() => ok() > 100, 10_000, 'the load to run');
-      const sessionsLeader = async () => {
-        const leader = (await jsm.streams.info(streams()[0])).cluster?.leader;
-        return cluster.nodes.find((node) => node.name === leader);
-      };
-      for (const pick of [nodeOfFirstGateway, sessionsLeader]) {
-        const victim = (await pick()) ?? cluster.nodes[0];
+      const victims = [
+        () => nodeOf(fabric.gateways[0]),
+        sessionsLeader,
+        () => nodeOf(fabric.replicas('testbed-service')[0]),
+      ];
+      for (const pick of victims) {
+        const victim = await eventually(pick, 5_000, 'the node to kill');
         const okBefore = ok();
         await victim.kill('SIGKILL');
 
@@ -84,11 +90,13 @@ describe('NATS node loss in a 3-node JetStream cluster', () => {
         }
         expect(await cluster.metaLeader()).toBeTruthy();
       }
-    } finally {
-      const reports = await Promise.all(loads.map((load) => load.stop()));
-      const failures = reports.flatMap((report) => report.failures);
-      expect(failures).toEqual([]);
-      expect(reports.every((report) => report.ok > 100)).toBe(true);
+    } catch (error) {
+      // No call may outlive the fabric.
+      await stopLoads();
+      throw error;
     }
+    const reports = await stopLoads();
+    expect(reports.flatMap((report) => report.failures)).toEqual([]);
+    expect(reports.every((report) => report.ok > 100)).toBe(true);
   });
 });
