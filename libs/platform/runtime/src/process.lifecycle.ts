@@ -24,7 +24,9 @@ export function exitGracefullyOnSignals(app: INestApplication, signals: NodeJS.S
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`error while stopping on ${signal}: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.stderr.write(
+          `error while stopping on ${signal}: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
         process.exit(1);
       },
     );
@@ -37,7 +39,9 @@ export function exitOnStartupError(app: string, error: unknown): never {
   if (error instanceof Error && EXPLAINED_FAILURES.has(error.name)) {
     process.stderr.write(`${app}: ${error.message}\n`);
   } else {
-    process.stderr.write(`${app} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `${app} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
   process.exit(1);
 }
