@@ -122,7 +122,7 @@ class RestartingWatch implements KvWatch {
     private readonly context: JetStreamContext,
   ) {
     // Stopping the current iterator makes `consume` open the next one.
-    this.removeListener = context.onReconnect(() => this.current?.stop());
+    this.removeListener = context.onReconnect(() => this.current?.stop(new Error('NATS reconnected')));
   }
 
   async open(): Promise<void> {
@@ -161,6 +161,8 @@ class RestartingWatch implements KvWatch {
     this.options.onInterrupted?.(failure);
     for (let attempt = 0; !this.ended(); attempt++) {
       await delay(WATCH_BACKOFF_MS[Math.min(attempt, WATCH_BACKOFF_MS.length - 1)]);
+      // Opened while reconnecting, the consumer's creation would be dropped and time out.
+      await this.context.connected();
       if (this.ended()) return;
       try {
         await this.open();

@@ -343,7 +343,12 @@ export class NatsClient {
    */
   async keyValue(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
     const setup = await this.jetStreamContext();
-    const kvOptions = { history: options.history, ttl: options.ttlMs, replicas: setup.replicas };
+    // Unset options stay out: nats.js would take an undefined `history` over its default of 1.
+    const kvOptions = {
+      replicas: setup.replicas,
+      ...(options.history === undefined ? {} : { history: options.history }),
+      ...(options.ttlMs === undefined ? {} : { ttl: options.ttlMs }),
+    };
     const open = () => this.connection.jetstream().views.kv(bucket, kvOptions);
     await ensureStream(
       setup,
