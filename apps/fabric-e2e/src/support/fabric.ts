@@ -6,30 +6,42 @@ import { AppProcess, eventually } from './processes';
 import { RoundRobinProxy } from './round-robin-proxy';
 
 export interface FabricOptions {
+  /**
+   * NATS server(s) of the test's own (a private server or cluster), comma-separated; default `NATS_URL` of
+   * the environment, or the machine's NATS.
+   */
+  natsUrl?: string;
+  /** Environment of every app, on top of the shared one. */
+  env?: Record<string, string>;
   /** Environment of every gateway, on top of the shared one. */
   gatewayEnv?: Record<string, string>;
   /** Gateway replicas; with more than one they serve behind a round-robin proxy. */
   gateways?: number;
   /** Services to start before the gateways: app name, replicas (default 1) and extra environment. */
   services?: { app: string; replicas?: number; env?: Record<string, string> }[];
-  /** A NATS of the test's own (see `NatsServer`) instead of `NATS_URL` or the machine's. */
-  natsUrl?: string;
 }
 
-/** Gateways and services started as real processes on a private namespace of the machine's NATS. */
+/** Gateways and services started as real processes on a private namespace of the machine's NATS (or another). */
 export class Fabric {
   readonly namespace = `e2e${randomBytes(4).toString('hex')}`;
+  private natsUrl = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
+  private env: Record<string, string> = {};
   readonly processes: AppProcess[] = [];
   readonly gateways: AppProcess[] = [];
   /** In front of the gateways when there are several. */
   proxy?: RoundRobinProxy;
   private gatewayEnv: Record<string, string> = {};
   private readonly clients: Client[] = [];
-  private privateNatsUrl?: string;
+  /** On a NATS of the test's own, which goes with its store: only the shared one needs cleaning. */
+  private privateNats = false;
 
   static async start(options: FabricOptions = {}): Promise<Fabric> {
     const fabric = new Fabric();
-    fabric.privateNatsUrl = options.natsUrl;
+    if (options.natsUrl) {
+      fabric.natsUrl = options.natsUrl;
+      fabric.privateNats = true;
+    }
+    fabric.env = options.env ?? {};
     fabric.gatewayEnv = { DISCOVERY_WAIT_MS: '500', ...options.gatewayEnv };
     try {
       await Promise.all(
@@ -56,9 +68,10 @@ export class Fabric {
   get sharedEnv(): Record<string, string> {
     return {
       FABRIC_NAMESPACE: this.namespace,
-      NATS_URL: this.privateNatsUrl ?? process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222',
+      NATS_URL: this.natsUrl,
       HEARTBEAT_MS: '500',
       READINESS_INTERVAL_MS: '500',
+      ...this.env,
     };
   }
 
@@ -115,13 +128,12 @@ export class Fabric {
     await Promise.all(this.clients.map((client) => client.close().catch(() => undefined)));
     await Promise.all(this.processes.map((process) => process.stop('SIGKILL')));
     await this.proxy?.close();
-    // A private NATS goes with its store; only the shared one needs cleaning.
-    if (!this.privateNatsUrl) await this.removeStreams();
+    if (!this.privateNats) await this.removeStreams();
   }
 
   /** Deletes this fabric's JetStream streams (session bucket, SSE event log): the machine's NATS keeps no trace. */
   private async removeStreams(): Promise<void> {
-    const connection = await connect({ servers: this.sharedEnv['NATS_URL'], timeout: 2_000 });
+    const connection = await connect({ servers: this.natsUrl.split(','), timeout: 2_000 });
     try {
       const manager = await connection.jetstreamManager();
       const names: string[] = [];

@@ -18,7 +18,11 @@ export class AppModule {
           shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
           drainDelayMs: env.DRAIN_DELAY_MS,
         }),
-        NatsModule.forRoot({ url: env.NATS_URL, name: `gateway@${hostname()}/${process.pid}` }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          name: `gateway@${hostname()}/${process.pid}`,
+          jetstreamReplicas: env.JETSTREAM_REPLICAS,
+        }),
         HttpModule,
       ],
       providers: [{ provide: GATEWAY_ENV, useValue: env }],

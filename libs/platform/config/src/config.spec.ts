@@ -9,6 +9,7 @@ describe('loadConfig', () => {
       FABRIC_NAMESPACE: 'fabric',
       LOG_LEVEL: 'info',
       SHUTDOWN_GRACE_MS: 10_000,
+      JETSTREAM_REPLICAS: 1,
     });
   });
 
@@ -62,7 +63,9 @@ describe('loadConfig', () => {
   });
 
   it('names a root-level failure "(root)"', () => {
-    expect(() => loadConfig(z.string(), {})).toThrow(expect.objectContaining({ issues: [expect.stringMatching(/^\(root\): /)] }));
+    expect(() => loadConfig(z.string(), {})).toThrow(
+      expect.objectContaining({ issues: [expect.stringMatching(/^\(root\): /)] }),
+    );
   });
 });
 
@@ -72,6 +75,20 @@ describe('intEnv', () => {
     expect(schema.safeParse({ N: '9' }).success).toBe(false);
     expect(schema.safeParse({ N: '10.5' }).success).toBe(false);
     expect(schema.parse({ N: '10' })).toEqual({ N: 10 });
+  });
+
+  it('rejects a value above its maximum', () => {
+    const schema = z.object({ N: intEnv(1, 1, 5) });
+    expect(schema.safeParse({ N: '6' }).success).toBe(false);
+    expect(schema.parse({ N: '5' })).toEqual({ N: 5 });
+  });
+});
+
+describe('JETSTREAM_REPLICAS', () => {
+  it('is 1 to 5, the replica counts JetStream allows', () => {
+    expect(loadConfig(baseEnvSchema, { JETSTREAM_REPLICAS: '3' }).JETSTREAM_REPLICAS).toBe(3);
+    expect(() => loadConfig(baseEnvSchema, { JETSTREAM_REPLICAS: '0' })).toThrow(/JETSTREAM_REPLICAS/);
+    expect(() => loadConfig(baseEnvSchema, { JETSTREAM_REPLICAS: '7' })).toThrow(/JETSTREAM_REPLICAS/);
   });
 });
 

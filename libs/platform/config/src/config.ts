@@ -19,10 +19,13 @@ export function loadConfig<S extends z.ZodType>(schema: S, env: NodeJS.ProcessEn
   throw new ConfigError(`Invalid configuration:\n  ${issues.join('\n  ')}`, issues);
 }
 
-/** An integer environment variable with a default. */
-export const intEnv = (fallback: number, min = 0) =>
+/** An integer environment variable with a default, within `[min, max]`. */
+export const intEnv = (fallback: number, min = 0, max = Number.MAX_SAFE_INTEGER) =>
   // An empty variable (`PORT=` from a compose file) means "not set", not 0.
-  z.preprocess((value) => (typeof value === 'string' && value.trim() === '' ? undefined : value), z.coerce.number().int().min(min).default(fallback));
+  z.preprocess(
+    (value) => (typeof value === 'string' && value.trim() === '' ? undefined : value),
+    z.coerce.number().int().min(min).max(max).default(fallback),
+  );
 
 /** A boolean environment variable: `true/1/yes/on` or `false/0/no/off`. */
 export const boolEnv = (fallback: boolean) =>
@@ -55,5 +58,10 @@ export const baseEnvSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** Milliseconds a stopping process waits for the work it holds before it exits. */
   SHUTDOWN_GRACE_MS: intEnv(10_000),
+  /**
+   * Replicas of every JetStream stream and KV bucket the fabric creates (JetStream allows 1 to 5); existing
+   * ones are brought to it at start-up. 3 on a 3-server cluster survives the loss of one server.
+   */
+  JETSTREAM_REPLICAS: intEnv(1, 1, 5),
 });
 export type BaseEnv = z.infer<typeof baseEnvSchema>;

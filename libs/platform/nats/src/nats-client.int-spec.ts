@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { NatsClient, decodeJson, encodeJson } from './nats-client';
 import { NoRespondersError, RequestTimeoutError } from './nats.errors';
+import { NatsServerProcess, eventually } from './testing';
 
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
@@ -95,5 +96,42 @@ describe('NatsClient requests and the per-turn outbox (against the machine NATS)
     expect(received).toEqual([{ last: true }]);
     subscription.unsubscribe();
     silent.unsubscribe();
+  });
+});
+
+describe('NatsClient across a restart of its server (a private nats-server)', () => {
+  let server: NatsServerProcess;
+  let client: NatsClient;
+
+  beforeAll(async () => {
+    server = await NatsServerProcess.start();
+    client = await NatsClient.connect({ url: server.url, name: 'nats-client-spec-restart' });
+  });
+
+  afterAll(async () => {
+    await client?.close();
+    await server?.stop();
+  });
+
+  it('holds what is sent while the connection is down and sends it after the reconnect', async () => {
+    const received: unknown[] = [];
+    const subscription = client.subscribe('restart.events', (msg) => {
+      received.push(decodeJson(msg.data));
+    });
+    const responder = client.subscribe('restart.echo', (msg) => client.respond(msg, msg.data));
+    await client.connection.flush();
+
+    await server.kill('SIGKILL');
+    await eventually(() => !client.isConnected(), 5_000, 'the client to see its server gone');
+    // nats.js would drop these when it reconnects.
+    client.publishJson('restart.events', { while: 'down' });
+    const reply = client.request('restart.echo', encodeJson({ asked: 'while down' }), { timeoutMs: 10_000 });
+    await server.restart();
+
+    expect(decodeJson((await reply).data)).toEqual({ asked: 'while down' });
+    await eventually(() => received.length === 1, 5_000, 'the publish made while down');
+    expect(received).toEqual([{ while: 'down' }]);
+    subscription.unsubscribe();
+    responder.unsubscribe();
   });
 });

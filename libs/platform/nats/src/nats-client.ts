@@ -2,25 +2,42 @@ import {
   connect,
   createInbox,
   Events,
-  ErrorCode,
   headers as natsHeaders,
   RequestStrategy,
-  type KV,
-  type KvOptions,
+  nanos,
+  type JetStreamManager,
   type Msg,
   type MsgHdrs,
   type NatsConnection,
-  type NatsError,
   type Subscription,
 } from 'nats';
-import { NatsUnreachableError, NoRespondersError, RequestTimeoutError } from './nats.errors';
+import { KvBucket } from './kv-bucket';
+import { NatsClosedError, NatsUnreachableError, NoRespondersError, RequestTimeoutError } from './nats.errors';
+import type { JetStreamContext } from './jetstream-context';
+import { isNoResponders, retryTransient } from './nats-failures';
+import { RetainedStream } from './retained-stream';
+import { ensureStream } from './stream-setup';
 
 export interface NatsClientOptions {
+  /** One server or several, comma-separated (any cluster member will do: the client learns the others). */
   url: string;
   /** Connection name shown by the NATS server (`app@host/pid`). */
   name: string;
+  /** Replicas of every stream and KV bucket this client creates (`JETSTREAM_REPLICAS`); default 1. */
+  jetstreamReplicas?: number;
+  /** How long JetStream operations retry transient failures (reconnects, leader elections); default 10 s. */
+  jetstreamRetryMs?: number;
   /** Called for connection state changes worth logging. */
   onStatus?: (event: { type: string; data?: unknown }) => void;
+  /** Called with one-line notices worth logging (a stream's replica count changed). */
+  onNotice?: (message: string) => void;
+}
+
+export interface KvBucketOptions {
+  /** Revisions kept per key; default 1. */
+  history?: number;
+  /** A key not written for this long expires (the bucket's `max_age`); default never. */
+  ttlMs?: number;
 }
 
 export interface RequestOptions {
@@ -47,6 +64,12 @@ interface PendingRequest {
   reject: (error: unknown) => void;
   timer: NodeJS.Timeout;
 }
+
+/**
+ * Messages held while the connection is down, beyond which they are handed to nats.js (which drops them) so
+ * that a long outage cannot fill the memory: requests among them then time out.
+ */
+const MAX_HELD = 10_000;
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -86,10 +109,6 @@ export function headerOf(msg: Msg, name: string): string | undefined {
   return value ? value : undefined;
 }
 
-function isNatsError(error: unknown): error is NatsError {
-  return typeof error === 'object' && error !== null && 'code' in error && error.constructor?.name === 'NatsError';
-}
-
 /**
  * The one NATS connection of a process, with the JSON request/reply, pub/sub and KV verbs the fabric uses.
  *
@@ -99,25 +118,37 @@ function isNatsError(error: unknown): error is NatsError {
  * than everything else a gateway does for a call. Batched, N calls in a turn cost one write. Requests use
  * one wildcard inbox subscription of the client's own (no per-request objects, timers of nats.js or
  * `NatsError`s built for requests that succeeded). Messages keep their order: everything sent through
- * this client leaves in the order it was given.
+ * this client leaves in the order it was given. While the connection is down the outbox holds them: nats.js
+ * discards what it buffered when it reconnects, so a message given to it then would be lost.
  */
 export class NatsClient {
   private connected = true;
+  /** Set by `drain`/`close`: nothing is held for a reconnect any more. */
+  private closing = false;
   private outbox: Outgoing[] = [];
   private flushScheduled = false;
   private inbox?: string;
   private inboxSubscription?: Subscription;
   private readonly pending = new Map<string, PendingRequest>();
   private nextToken = 0;
+  private readonly reconnectListeners = new Set<() => void>();
+  private connectedWaiters: (() => void)[] = [];
+  private manager?: Promise<JetStreamManager>;
 
-  private constructor(readonly connection: NatsConnection) {}
+  private constructor(
+    readonly connection: NatsConnection,
+    private readonly options: NatsClientOptions,
+  ) {}
 
   /** Connects, failing fast with `NatsUnreachableError` when no server answers; reconnects forever afterwards. */
   static async connect(options: NatsClientOptions): Promise<NatsClient> {
     let connection: NatsConnection;
     try {
       connection = await connect({
-        servers: options.url.split(','),
+        servers: options.url
+          .split(',')
+          .map((server) => server.trim())
+          .filter(Boolean),
         name: options.name,
         maxReconnectAttempts: -1,
         reconnectTimeWait: 250,
@@ -129,21 +160,39 @@ export class NatsClient {
     } catch (error) {
       throw new NatsUnreachableError(options.url, { cause: error });
     }
-    const client = new NatsClient(connection);
-    client.watchStatus(options.onStatus);
+    const client = new NatsClient(connection, options);
+    client.watchStatus();
+    void connection.closed().then(() => client.wakeConnectedWaiters());
     return client;
   }
 
-  private watchStatus(onStatus: NatsClientOptions['onStatus']): void {
+  private watchStatus(): void {
     void (async () => {
       for await (const status of this.connection.status()) {
         if (status.type === Events.Disconnect) this.connected = false;
-        if (status.type === Events.Reconnect) this.connected = true;
+        if (status.type === Events.Reconnect) {
+          this.connected = true;
+          this.scheduleFlush();
+          this.wakeConnectedWaiters();
+          for (const listener of this.reconnectListeners) listener();
+        }
         if (status.type === Events.Disconnect || status.type === Events.Reconnect || status.type === Events.Error) {
-          onStatus?.({ type: status.type, data: status.data });
+          this.options.onStatus?.({ type: status.type, data: status.data });
         }
       }
     })();
+  }
+
+  private wakeConnectedWaiters(): void {
+    const waiters = this.connectedWaiters;
+    this.connectedWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  /** Resolves once the connection is up: at once when it is, after the reconnect when it is down. */
+  private whenConnected(): Promise<void> {
+    if (this.connected || this.connection.isClosed()) return Promise.resolve();
+    return new Promise((resolve) => this.connectedWaiters.push(resolve));
   }
 
   /** True while the connection is up (not closed, draining or reconnecting). */
@@ -168,7 +217,11 @@ export class NatsClient {
 
   private enqueue(message: Outgoing): void {
     this.outbox.push(message);
-    if (this.flushScheduled) return;
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.outbox.length === 0) return;
     this.flushScheduled = true;
     setImmediate(this.flushOutbox);
   }
@@ -176,6 +229,8 @@ export class NatsClient {
   /** Hands the turn's messages to nats.js, which writes them to its socket in one go on its next microtask. */
   private readonly flushOutbox = (): void => {
     this.flushScheduled = false;
+    // Held until the reconnect (see the class comment); closing hands them over to be failed.
+    if (!this.connected && !this.closing && this.outbox.length <= MAX_HELD) return;
     const batch = this.outbox;
     this.outbox = [];
     for (const message of batch) {
@@ -244,7 +299,11 @@ export class NatsClient {
   }
 
   /** Sends one request and collects every reply that arrives until replies stall or `maxWaitMs` passes. */
-  async requestManyJson(subject: string, value: unknown, options: { maxWaitMs: number; stallMs: number }): Promise<unknown[]> {
+  async requestManyJson(
+    subject: string,
+    value: unknown,
+    options: { maxWaitMs: number; stallMs: number },
+  ): Promise<unknown[]> {
     const replies: unknown[] = [];
     try {
       const iterator = await this.connection.requestMany(subject, encodeJson(value), {
@@ -261,7 +320,7 @@ export class NatsClient {
         }
       }
     } catch (error) {
-      if (!(isNatsError(error) && error.code === ErrorCode.NoResponders)) throw error;
+      if (!isNoResponders(error)) throw error;
     }
     return replies;
   }
@@ -277,9 +336,56 @@ export class NatsClient {
     });
   }
 
-  /** Opens (creating when missing) a JetStream key-value bucket. */
-  async keyValue(bucket: string, options: Partial<KvOptions> = {}): Promise<KV> {
-    return this.connection.jetstream().views.kv(bucket, options);
+  /**
+   * Opens a JetStream key-value bucket, creating it when missing and bringing an existing one to these
+   * settings and this client's replica count. Fails with `JetStreamReplicasError` when the servers cannot
+   * hold that many replicas.
+   */
+  async keyValue(bucket: string, options: KvBucketOptions = {}): Promise<KvBucket> {
+    const setup = await this.jetStreamContext();
+    // Unset options stay out: nats.js would take an undefined `history` over its default of 1.
+    const kvOptions = {
+      replicas: setup.replicas,
+      ...(options.history === undefined ? {} : { history: options.history }),
+      ...(options.ttlMs === undefined ? {} : { ttl: options.ttlMs }),
+    };
+    const open = () => this.connection.jetstream().views.kv(bucket, kvOptions);
+    await ensureStream(
+      setup,
+      `KV_${bucket}`,
+      {
+        ...(options.history === undefined ? {} : { max_msgs_per_subject: options.history }),
+        ...(options.ttlMs === undefined ? {} : { max_age: nanos(options.ttlMs) }),
+      },
+      open,
+    );
+    return new KvBucket(bucket, await open(), setup);
+  }
+
+  /** Opens a stream that keeps what is published on `subjects` for `maxAgeMs` (see `RetainedStream`). */
+  async retainedStream(name: string, subjects: string[], maxAgeMs: number): Promise<RetainedStream> {
+    return RetainedStream.open(await this.jetStreamContext(), name, subjects, maxAgeMs);
+  }
+
+  private async jetStreamContext(): Promise<JetStreamContext> {
+    const retryMs = this.options.jetstreamRetryMs ?? 10_000;
+    this.manager ??= retryTransient(() => this.connection.jetstreamManager(), retryMs).catch((error: unknown) => {
+      this.manager = undefined;
+      throw error;
+    });
+    return {
+      connection: this.connection,
+      jsm: await this.manager,
+      replicas: this.options.jetstreamReplicas ?? 1,
+      retryMs,
+      notice: (message) => this.options.onNotice?.(message),
+      connected: () => this.whenConnected(),
+      onReconnect: (listener) => {
+        this.reconnectListeners.add(listener);
+        return () => this.reconnectListeners.delete(listener);
+      },
+      isClosed: () => this.closing || this.connection.isClosed() || this.connection.isDraining(),
+    };
   }
 
   /** Measures one round trip to the server, in milliseconds. */
@@ -289,14 +395,17 @@ export class NatsClient {
 
   /** Flushes pending messages and closes after every subscription has drained. */
   async drain(): Promise<void> {
+    this.closing = true;
     this.flushOutbox();
-    if (this.connection.isClosed() || this.connection.isDraining()) return this.connection.closed().then(() => undefined);
+    if (this.connection.isClosed() || this.connection.isDraining())
+      return this.connection.closed().then(() => undefined);
     await this.connection.drain();
     this.failPending();
   }
 
   /** Sends what is queued (briefly waiting for the server to have it), then closes. */
   async close(): Promise<void> {
+    this.closing = true;
     this.flushOutbox();
     if (this.isConnected()) {
       let timer: NodeJS.Timeout | undefined;
@@ -312,6 +421,6 @@ export class NatsClient {
 
   /** Requests still waiting when the connection ends get no reply. */
   private failPending(): void {
-    for (const token of [...this.pending.keys()]) this.settle(token, undefined, new Error('NATS connection closed'));
+    for (const token of [...this.pending.keys()]) this.settle(token, undefined, new NatsClosedError());
   }
 }

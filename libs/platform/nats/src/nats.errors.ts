@@ -35,3 +35,57 @@ export class RequestTimeoutError extends Error {
     this.name = 'RequestTimeoutError';
   }
 }
+
+/** The connection was closed (or is draining) while the operation waited: it will not complete. */
+export class NatsClosedError extends Error {
+  constructor(options?: { cause?: unknown }) {
+    super('NATS connection closed', options);
+    this.name = 'NatsClosedError';
+  }
+}
+
+/** A compare-and-set write of a KV key was refused: the key changed since `expectedRevision` (0: it exists). */
+export class RevisionConflictError extends Error {
+  constructor(
+    readonly bucket: string,
+    readonly key: string,
+    readonly expectedRevision: number,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      expectedRevision === 0
+        ? `${bucket}/${key} exists already`
+        : `${bucket}/${key} changed since revision ${expectedRevision}`,
+      options,
+    );
+    this.name = 'RevisionConflictError';
+  }
+}
+
+/** A JetStream stream (or the stream of a KV bucket) does not exist, e.g. deleted while in use. */
+export class StreamNotFoundError extends Error {
+  constructor(
+    readonly stream: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`JetStream stream ${stream} does not exist`, options);
+    this.name = 'StreamNotFoundError';
+  }
+}
+
+/** A stream cannot have the replica count `JETSTREAM_REPLICAS` asks for on the NATS servers it reaches. */
+export class JetStreamReplicasError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly replicas: number,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(
+      `JETSTREAM_REPLICAS=${replicas}, but stream ${stream} cannot have ${replicas} replicas: ${reason}. ` +
+        `Set JETSTREAM_REPLICAS to at most the number of JetStream servers in the NATS cluster (1 for a single server).`,
+      options,
+    );
+    this.name = 'JetStreamReplicasError';
+  }
+}

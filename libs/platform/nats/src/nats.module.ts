@@ -1,4 +1,12 @@
-import { Global, Inject, Injectable, Module, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Global,
+  Inject,
+  Injectable,
+  Logger,
+  Module,
+  type DynamicModule,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { ReadinessRegistry } from '@fabric/platform-observability';
 import { NatsClient, type NatsClientOptions } from './nats-client';
 
@@ -21,16 +29,30 @@ class NatsLifecycle implements OnApplicationShutdown {
   }
 }
 
+/** Connects with the app's options, logging reconnects and notices (a stream's replicas changed). */
+function connectLogged(options: NatsClientOptions): Promise<NatsClient> {
+  const log = new Logger('Nats');
+  return NatsClient.connect({
+    onStatus: ({ type, data }) => {
+      if (type === 'reconnect') log.log(`reconnected to ${String(data)}`);
+      else log.warn(`${type}: ${data instanceof Error ? data.message : String(data)}`);
+    },
+    onNotice: (message) => log.log(message),
+    ...options,
+  });
+}
+
 /** Provides the process's one `NatsClient` to every module. */
 @Global()
 @Module({})
 export class NatsModule {
+  /** `jetstreamReplicas` is the app's `JETSTREAM_REPLICAS`: every stream and bucket it creates gets that many. */
   static forRoot(options: NatsClientOptions): DynamicModule {
     return {
       module: NatsModule,
       providers: [
         { provide: NATS_OPTIONS, useValue: options },
-        { provide: NatsClient, useFactory: (opts: NatsClientOptions) => NatsClient.connect(opts), inject: [NATS_OPTIONS] },
+        { provide: NatsClient, useFactory: connectLogged, inject: [NATS_OPTIONS] },
         NatsLifecycle,
       ],
       exports: [NatsClient],

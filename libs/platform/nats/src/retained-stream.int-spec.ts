@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { NatsClient } from './nats-client';
-import { RetainedStream } from './retained-stream';
+import type { RetainedStream } from './retained-stream';
 
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
 
@@ -11,7 +11,7 @@ describe('RetainedStream (against the machine NATS)', () => {
 
   beforeAll(async () => {
     nats = await NatsClient.connect({ url: NATS_URL, name: 'retained-stream-spec' });
-    stream = await RetainedStream.open(nats.connection, name, [`${name}.>`], 60_000);
+    stream = await nats.retainedStream(name, [`${name}.>`], 60_000);
   });
 
   afterAll(async () => {
@@ -36,9 +36,7 @@ describe('RetainedStream (against the machine NATS)', () => {
   });
 
   it('opening again with another retention updates the stream instead of failing', async () => {
-    await expect(RetainedStream.open(nats.connection, name, [`${name}.>`], 30_000)).resolves.toBeInstanceOf(
-      RetainedStream,
-    );
+    await nats.retainedStream(name, [`${name}.>`], 30_000);
     const info = await (await nats.connection.jetstreamManager()).streams.info(name);
     expect(info.config.max_age).toBe(30_000 * 1_000_000);
   });

@@ -2,7 +2,12 @@ import cluster from 'node:cluster';
 import type { INestApplication } from '@nestjs/common';
 
 /** Start-up failures whose message says all a user needs (no stack): bad config, a dependency not reachable. */
-const EXPLAINED_FAILURES = new Set(['ConfigError', 'NatsUnreachableError', 'DatabaseUnavailableError']);
+const EXPLAINED_FAILURES = new Set([
+  'ConfigError',
+  'NatsUnreachableError',
+  'JetStreamReplicasError',
+  'DatabaseUnavailableError',
+]);
 
 /** A cluster worker stops on its primary's SIGTERM only (see `startWithWorkers`). */
 const STOP_SIGNALS: NodeJS.Signals[] = cluster.isWorker ? ['SIGTERM'] : ['SIGTERM', 'SIGINT'];
@@ -19,7 +24,9 @@ export function exitGracefullyOnSignals(app: INestApplication, signals: NodeJS.S
     app.close().then(
       () => process.exit(0),
       (error: unknown) => {
-        process.stderr.write(`error while stopping on ${signal}: ${error instanceof Error ? error.message : String(error)}\n`);
+        process.stderr.write(
+          `error while stopping on ${signal}: ${error instanceof Error ? error.message : String(error)}\n`,
+        );
         process.exit(1);
       },
     );
@@ -32,7 +39,9 @@ export function exitOnStartupError(app: string, error: unknown): never {
   if (error instanceof Error && EXPLAINED_FAILURES.has(error.name)) {
     process.stderr.write(`${app}: ${error.message}\n`);
   } else {
-    process.stderr.write(`${app} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+    process.stderr.write(
+      `${app} failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
   }
   process.exit(1);
 }

@@ -9,7 +9,14 @@ import {
   type CallRequest,
   type FabricSubjects,
 } from '@fabric/contracts';
-import { NatsClient, NoRespondersError, encodeJson, tryDecodeJson, type KV } from '@fabric/platform-nats';
+import {
+  NatsClient,
+  NoRespondersError,
+  RevisionConflictError,
+  encodeJson,
+  tryDecodeJson,
+  type KvBucket,
+} from '@fabric/platform-nats';
 import type { MetricsRegistry } from '@fabric/platform-observability';
 import { IdempotencyKeyReusedError, OutcomeStoreUnavailableError, OutcomeUnknownError } from './call.dedup.errors';
 
@@ -59,7 +66,7 @@ const MISSES_TO_GIVE_UP = 3;
  */
 export class CallDedup {
   private readonly log = new Logger('CallDedup');
-  private kv?: Promise<KV>;
+  private kv?: Promise<KvBucket>;
   /** Keys this replica runs or waits for: repeats arriving here share the one outcome. */
   private readonly local = new Map<string, { fingerprint: string; deadline: number; outcome: Promise<CallReply> }>();
   private readonly repeats;
@@ -112,7 +119,7 @@ export class CallDedup {
       try {
         revision = await kv.create(key, encodeJson(claim));
       } catch (error) {
-        if (!isKeyTaken(error)) throw new OutcomeStoreUnavailableError({ cause: error });
+        if (!(error instanceof RevisionConflictError)) throw new OutcomeStoreUnavailableError({ cause: error });
         const record = await this.read(kv, key).catch((cause: unknown) => {
           throw cause instanceof OutcomeUnknownError ? cause : new OutcomeStoreUnavailableError({ cause });
         });
@@ -126,7 +133,7 @@ export class CallDedup {
 
   /** The first arrival: runs the handler, records the outcome, then answers. */
   private async execute(
-    kv: KV,
+    kv: KvBucket,
     key: string,
     revision: number,
     claim: Running,
@@ -159,7 +166,7 @@ export class CallDedup {
 
   /** A repeat: the stored reply, the outcome it waits for, or why there will be none. */
   private async follow(
-    kv: KV,
+    kv: KvBucket,
     key: string,
     request: CallRequest,
     fingerprint: string,
@@ -181,7 +188,7 @@ export class CallDedup {
   }
 
   /** Polls the record until it holds an outcome, or until no outcome can come any more. */
-  private async awaitOutcome(kv: KV, key: string, first: Running): Promise<CallReply> {
+  private async awaitOutcome(kv: KvBucket, key: string, first: Running): Promise<CallReply> {
     // This replica runs nothing under this key (it checked): the claim is from an earlier life of its id.
     if (first.instance === this.options.instanceId) throw new OutcomeUnknownError('this replica restarted');
     let misses = 0;
@@ -224,9 +231,9 @@ export class CallDedup {
     }
   }
 
-  private async read(kv: KV, key: string): Promise<DedupRecord | undefined> {
+  private async read(kv: KvBucket, key: string): Promise<DedupRecord | undefined> {
     const entry = await kv.get(key);
-    if (!entry || entry.operation !== 'PUT') return undefined;
+    if (!entry) return undefined;
     const record = DedupRecordSchema.safeParse(tryDecodeJson(entry.value));
     if (!record.success) throw new OutcomeUnknownError('its record is unreadable');
     return record.data;
@@ -238,8 +245,8 @@ export class CallDedup {
   }
 
   /** The bucket, opened on first use (and again after a failed open). */
-  private bucket(): Promise<KV> {
-    this.kv ??= this.options.nats.keyValue(this.options.bucket, { history: 1, ttl: this.options.ttlMs });
+  private bucket(): Promise<KvBucket> {
+    this.kv ??= this.options.nats.keyValue(this.options.bucket, { history: 1, ttlMs: this.options.ttlMs });
     return this.kv.catch((error: unknown) => {
       this.kv = undefined;
       throw new OutcomeStoreUnavailableError({ cause: error });
@@ -279,13 +286,4 @@ function canonicalJson(value: unknown): string {
     return `{${fields.join(',')}}`;
   }
   return JSON.stringify(value) ?? 'null';
-}
-
-/**
- * `create` refused because the key exists. The one place that knows how nats.js says so (JetStream's
- * "wrong last sequence", API error 10071), until the platform lib reports it as a typed error.
- */
-function isKeyTaken(error: unknown): boolean {
-  const apiError = (error as { api_error?: { err_code?: number } } | undefined)?.api_error;
-  return apiError?.err_code === 10071 || /wrong last sequence/i.test((error as Error | undefined)?.message ?? '');
 }

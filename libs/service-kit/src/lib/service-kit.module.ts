@@ -18,8 +18,16 @@ export class ServiceKitModule {
       // The app's providers are imported by this module, not the other way round: they reach its exports globally.
       global: true,
       imports: [
-        ObservabilityModule.forRoot({ app: `${identity.service}-service`, logLevel: env.LOG_LEVEL, shutdownGraceMs: env.SHUTDOWN_GRACE_MS }),
-        NatsModule.forRoot({ url: env.NATS_URL, name: `${identity.service}-service@${hostname()}/${process.pid}` }),
+        ObservabilityModule.forRoot({
+          app: `${identity.service}-service`,
+          logLevel: env.LOG_LEVEL,
+          shutdownGraceMs: env.SHUTDOWN_GRACE_MS,
+        }),
+        NatsModule.forRoot({
+          url: env.NATS_URL,
+          name: `${identity.service}-service@${hostname()}/${process.pid}`,
+          jetstreamReplicas: env.JETSTREAM_REPLICAS,
+        }),
         DiscoveryModule,
         app,
       ],

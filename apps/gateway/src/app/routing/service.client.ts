@@ -150,11 +150,14 @@ export class ServiceClient {
           if (!reason) throw failure;
           this.retries.inc({ service: options.service, reason });
           // Replicas refusing work are busy or stopping: give them a moment, with jitter so retries spread.
-          if (reason === 'not_started') {
-            await delay(Math.random() * 10 * (attempt + 1), undefined, { signal: options.signal }).catch(
-              () => undefined,
-            );
-          }
+          // Replicas whose NATS server died need longer, to reconnect to another server.
+          const pauseMs =
+            reason === 'not_started'
+              ? Math.random() * 10 * (attempt + 1)
+              : reason === 'no_responders'
+                ? (0.5 + Math.random() / 2) * 150 * (attempt + 1)
+                : 0;
+          if (pauseMs > 0) await delay(pauseMs, undefined, { signal: options.signal }).catch(() => undefined);
         }
       }
     } catch (error) {
@@ -182,6 +185,8 @@ export class ServiceClient {
   ): string | undefined {
     if (attempt >= this.env.CALL_RETRIES || deadline - Date.now() < 10 || options.signal?.aborted) return undefined;
     if (failure.notStarted) return 'not_started';
+    // Nobody subscribed (in a NATS cluster: every replica's server just died, they are reconnecting): it never started.
+    if (failure instanceof NoLiveReplicaError) return 'no_responders';
     if (failure instanceof LostCallError && options.idempotent) return 'replica_lost';
     if (failure instanceof CallInterruptedError && options.idempotent) return 'replica_stopped';
     return undefined;

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { JSONRPCMessage } from '@modelcontextprotocol/sdk/types.js';
 import { fabricSubjects } from '@fabric/contracts';
-import { NatsClient, RetainedStream, encodeJson, tryDecodeJson } from '@fabric/platform-nats';
+import { NatsClient, encodeJson, tryDecodeJson, type RetainedStream } from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
 import { SseWriter, sseEvent, startSse } from '../../http/sse';
@@ -41,8 +41,7 @@ export class EventLog implements OnApplicationBootstrap {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    this.stream = await RetainedStream.open(
-      this.nats.connection,
+    this.stream = await this.nats.retainedStream(
       `${this.env.FABRIC_NAMESPACE}_sse`,
       [this.subjects.sseEventsAll],
       this.env.SSE_RETENTION_MS,

@@ -1,6 +1,13 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { z } from 'zod';
-import { KvWatchInclude, NatsClient, encodeJson, tryDecodeJson, type KV } from '@fabric/platform-nats';
+import {
+  NatsClient,
+  RevisionConflictError,
+  encodeJson,
+  tryDecodeJson,
+  type KvBucket,
+  type KvWatch,
+} from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
 import { LogLevelSchema } from '@fabric/contracts';
 import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
@@ -36,10 +43,10 @@ type DeletedListener = (sessionId: string) => void;
 @Injectable()
 export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly log = new Logger('SessionStore');
-  private kv?: KV;
+  private kv?: KvBucket;
   private readonly local = new Map<string, LocalCopy>();
   private readonly deletedListeners: DeletedListener[] = [];
-  private watcher?: { stop(): void };
+  private watcher?: KvWatch;
   private readonly refreshEveryMs: number;
 
   constructor(
@@ -56,12 +63,11 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationBootstrap(): Promise<void> {
     this.kv = await this.nats.keyValue(`${this.env.FABRIC_NAMESPACE}_sessions`, {
       history: 1,
-      ttl: this.env.SESSION_IDLE_TTL_MS,
+      ttlMs: this.env.SESSION_IDLE_TTL_MS,
     });
-    const watch = await this.kv.watch({ include: KvWatchInclude.UpdatesOnly });
-    this.watcher = watch;
-    void (async () => {
-      for await (const entry of watch) {
+    // Restarted by the bucket when its consumer or connection goes away.
+    this.watcher = await this.kv.watch({
+      onChange: (entry) => {
         if (entry.operation === 'DEL' || entry.operation === 'PURGE') {
           if (this.local.delete(entry.key)) for (const listener of this.deletedListeners) listener(entry.key);
         } else {
@@ -72,8 +78,13 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
             copy.revision = entry.revision;
           }
         }
-      }
-    })().catch((error: unknown) => this.log.error({ err: error }, 'session watch ended'));
+      },
+      onInterrupted: (error) =>
+        this.log.warn(
+          `session watch interrupted (${error instanceof Error ? error.message : String(error)}); reopening it`,
+        ),
+      onResumed: () => this.log.log('session watch reopened'),
+    });
   }
 
   /** After the HTTP server has drained, so requests in progress still see sessions and the catalog. */
@@ -102,7 +113,7 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
     const entry = await this.bucket()
       .get(id)
       .catch(() => null);
-    if (!entry || entry.operation !== 'PUT') {
+    if (!entry) {
       this.local.delete(id);
       return undefined;
     }
@@ -124,7 +135,7 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
   ): Promise<SessionRecord | undefined> {
     for (let attempt = 0; attempt < 10; attempt++) {
       const entry = await this.bucket().get(id);
-      if (!entry || entry.operation !== 'PUT') return undefined;
+      if (!entry) return undefined;
       const current = SessionRecordSchema.safeParse(tryDecodeJson(entry.value));
       if (!current.success) return undefined;
       const next = { ...current.data, ...change(current.data) };
@@ -136,7 +147,7 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
         return next;
       } catch (error) {
         // Written elsewhere in between: read it again. Anything else (too large, NATS down) is a real failure.
-        if (!isRevisionConflict(error)) throw error;
+        if (!(error instanceof RevisionConflictError)) throw error;
       }
     }
     throw new Error(`session ${id} changed too often to be updated`);
@@ -186,10 +197,10 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
   private async resync(id: string, copy: LocalCopy): Promise<void> {
     const entry = await this.bucket()
       .get(id)
-      .catch(() => undefined);
+      .catch(() => null);
     // NATS unreachable: keep serving from the copy; the next refresh tries again.
-    if (entry === undefined) return;
-    const record = entry?.operation === 'PUT' ? SessionRecordSchema.safeParse(tryDecodeJson(entry.value)) : undefined;
+    if (entry === null) return;
+    const record = entry ? SessionRecordSchema.safeParse(tryDecodeJson(entry.value)) : undefined;
     if (!entry || !record?.success) {
       if (this.local.get(id) === copy && this.local.delete(id)) {
         for (const listener of this.deletedListeners) listener(id);
@@ -202,13 +213,8 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
-  private bucket(): KV {
+  private bucket(): KvBucket {
     if (!this.kv) throw new Error('session store used before start-up');
     return this.kv;
   }
-}
-
-/** A compare-and-set write refused because the record changed since it was read. */
-function isRevisionConflict(error: unknown): boolean {
-  return /wrong last sequence/i.test((error as Error | undefined)?.message ?? '');
 }
