@@ -42,7 +42,10 @@ const config = {
     ],
   },
   // NestJS requires optional packages lazily (only when used); leave them out of the bundle.
-  ignoreWarnings: [/Critical dependency/, /Can't resolve '(@nestjs\/(websockets|microservices|platform-socket\.io)|class-transformer|class-validator|@grpc|kafkajs|mqtt|amqp|ioredis)/],
+  ignoreWarnings: [
+    /Critical dependency/,
+    /Can't resolve '(@nestjs\/(websockets|microservices|platform-socket\.io)|class-transformer|class-validator|@grpc|kafkajs|mqtt|amqp|ioredis)/,
+  ],
   stats: 'errors-warnings',
 };
 

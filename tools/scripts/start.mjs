@@ -39,11 +39,15 @@ const services = readdirSync(path.join(root, 'apps'))
   .sort();
 
 console.log('building gateway and services…');
-const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '--projects', ['gateway', ...services].join(','), '--output-style=static'], {
-  cwd: root,
-  stdio: 'inherit',
-  env: { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', ...process.env },
-});
+const build = spawnSync(
+  'npx',
+  ['nx', 'run-many', '-t', 'build', '--projects', ['gateway', ...services].join(','), '--output-style=static'],
+  {
+    cwd: root,
+    stdio: 'inherit',
+    env: { NX_DAEMON: 'false', NX_NO_CLOUD: 'true', ...process.env },
+  },
+);
 if (build.status !== 0) process.exit(build.status ?? 1);
 
 const children = [];
@@ -52,7 +56,11 @@ let stopping = false;
 function run(app, port) {
   const main = path.join(root, 'dist/apps', app, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} was not built`);
-  const child = spawn(process.execPath, [main], { cwd: root, env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [main], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port) },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const prefix = `[${app}] `;
   const relay = (stream) => (chunk) => {
     for (const line of chunk.toString().split('\n')) if (line) stream.write(prefix + line + '\n');
@@ -72,9 +80,11 @@ function stop(code = 0) {
   stopping = true;
   console.log('stopping (draining in-flight calls)…');
   for (const child of children) child.kill('SIGTERM');
-  Promise.all(children.map((child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve))))).then(() =>
-    process.exit(code),
-  );
+  Promise.all(
+    children.map(
+      (child) => new Promise((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', resolve))),
+    ),
+  ).then(() => process.exit(code));
 }
 
 process.on('SIGINT', () => stop(0));

@@ -42,11 +42,14 @@ describe('ServiceManifestSchema', () => {
     });
   });
 
-  it.each(['Orders', '1orders', 'order_s', 'orders.v2', '', 'a'.repeat(64)])('rejects the service name %p', (service) => {
-    const result = ServiceManifestSchema.safeParse({ ...goodManifest, service });
-    expect(result.success).toBe(false);
-    expect(result.error!.issues[0].path).toEqual(['service']);
-  });
+  it.each(['Orders', '1orders', 'order_s', 'orders.v2', '', 'a'.repeat(64)])(
+    'rejects the service name %p',
+    (service) => {
+      const result = ServiceManifestSchema.safeParse({ ...goodManifest, service });
+      expect(result.success).toBe(false);
+      expect(result.error!.issues[0].path).toEqual(['service']);
+    },
+  );
 
   it.each(['find order', 'find/order', 'a'.repeat(129), ''])('rejects the tool name %p', (name) => {
     const result = ServiceManifestSchema.safeParse({ ...goodManifest, tools: [{ ...goodManifest.tools![0], name }] });
@@ -68,12 +71,20 @@ describe('ServiceManifestSchema', () => {
 
   it('accepts tool names with dots, dashes and underscores up to 128 characters', () => {
     const name = `a.b-c_${'d'.repeat(122)}`;
-    expect(ServiceManifestSchema.safeParse({ ...goodManifest, tools: [{ ...goodManifest.tools![0], name }] }).success).toBe(true);
+    expect(
+      ServiceManifestSchema.safeParse({ ...goodManifest, tools: [{ ...goodManifest.tools![0], name }] }).success,
+    ).toBe(true);
   });
 });
 
 describe('CallRequestSchema', () => {
-  const request = { id: 'c1', operation: 'tools.call', name: 'find_order', arguments: { id: '7' }, deadline: 1_700_000_000_000 };
+  const request = {
+    id: 'c1',
+    operation: 'tools.call',
+    name: 'find_order',
+    arguments: { id: '7' },
+    deadline: 1_700_000_000_000,
+  };
 
   it('accepts a tool call', () => {
     expect(CallRequestSchema.parse(request)).toEqual(request);
@@ -89,7 +100,11 @@ describe('CallRequestSchema', () => {
       }).success,
     ).toBe(true);
     expect(
-      CallRequestSchema.safeParse({ ...request, operation: 'completion.complete', completion: { argument: 'id', value: '7' } }).success,
+      CallRequestSchema.safeParse({
+        ...request,
+        operation: 'completion.complete',
+        completion: { argument: 'id', value: '7' },
+      }).success,
     ).toBe(true);
   });
 
@@ -105,7 +120,8 @@ describe('CallRequestSchema', () => {
   });
 
   it('rejects a request without id, name or an integer deadline', () => {
-    const paths = (value: unknown) => CallRequestSchema.safeParse(value).error?.issues.map((issue) => issue.path.join('.'));
+    const paths = (value: unknown) =>
+      CallRequestSchema.safeParse(value).error?.issues.map((issue) => issue.path.join('.'));
     expect(paths({ ...request, id: '' })).toEqual(['id']);
     expect(paths({ ...request, name: '' })).toEqual(['name']);
     expect(paths({ ...request, deadline: 1.5 })).toEqual(['deadline']);
@@ -125,7 +141,9 @@ describe('CallReplySchema', () => {
   });
 
   it('rejects a failure reply whose error has an unknown code', () => {
-    expect(CallReplySchema.safeParse({ ok: false, error: { code: 'OOPS', message: 'x', retryable: false } }).success).toBe(false);
+    expect(
+      CallReplySchema.safeParse({ ok: false, error: { code: 'OOPS', message: 'x', retryable: false } }).success,
+    ).toBe(false);
   });
 
   it('rejects a failure reply without an error', () => {

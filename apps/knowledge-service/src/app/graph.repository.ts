@@ -25,7 +25,10 @@ export class GraphRepository {
 
   /** Runs `work` on one consistent snapshot of the graph. */
   read<T>(work: (tx: GraphTransaction) => Promise<T>, signal?: AbortSignal): Promise<T> {
-    return withTransaction(this.dataSource, (manager) => work(new GraphTransaction(manager)), { isolation: 'REPEATABLE READ', signal });
+    return withTransaction(this.dataSource, (manager) => work(new GraphTransaction(manager)), {
+      isolation: 'REPEATABLE READ',
+      signal,
+    });
   }
 }
 
@@ -96,7 +99,10 @@ export class GraphTransaction {
   /** Deletes the named entities with their observations and relations (by cascade); returns the names deleted. */
   async deleteEntities(names: string[]): Promise<Set<string>> {
     if (names.length === 0) return new Set();
-    const rows = await this.returning<{ name: string }>('DELETE FROM knowledge_entity WHERE name IN (:...names) RETURNING name', { names });
+    const rows = await this.returning<{ name: string }>(
+      'DELETE FROM knowledge_entity WHERE name IN (:...names) RETURNING name',
+      { names },
+    );
     return new Set(rows.map((row) => row.name));
   }
 
@@ -125,7 +131,10 @@ export class GraphTransaction {
 
   /** The selected entities (creation order) with their observations (insertion order), and every relation touching one of them. */
   async graph(selection: EntitySelection): Promise<KnowledgeGraph> {
-    const entities = await this.selected(selection, 'e').select(['e.id', 'e.name', 'e.entityType']).orderBy('e.id').getMany();
+    const entities = await this.selected(selection, 'e')
+      .select(['e.id', 'e.name', 'e.entityType'])
+      .orderBy('e.id')
+      .getMany();
     if (entities.length === 0) return { entities: [], relations: [] };
     const ids = this.selected(selection, 's').select('s.id');
     const observations = await this.manager
@@ -152,7 +161,11 @@ export class GraphTransaction {
       observationsOf.set(observation.entityId, list);
     }
     return {
-      entities: entities.map((entity) => ({ name: entity.name, entityType: entity.entityType, observations: observationsOf.get(entity.id) ?? [] })),
+      entities: entities.map((entity) => ({
+        name: entity.name,
+        entityType: entity.entityType,
+        observations: observationsOf.get(entity.id) ?? [],
+      })),
       relations: relations.map((relation) => ({
         from: relation.from?.name ?? '',
         to: relation.to?.name ?? '',
@@ -176,7 +189,9 @@ export class GraphTransaction {
   private selected(selection: EntitySelection, alias: string): SelectQueryBuilder<GraphEntityRecord> {
     const query = this.manager.createQueryBuilder(GraphEntityRecord, alias);
     if ('names' in selection) {
-      return selection.names.length > 0 ? query.where(`${alias}.name IN (:...names)`, { names: selection.names }) : query.where('1 = 0');
+      return selection.names.length > 0
+        ? query.where(`${alias}.name IN (:...names)`, { names: selection.names })
+        : query.where('1 = 0');
     }
     if ('search' in selection) {
       // Substring match of the lower-cased query, as the reference server does in JavaScript.

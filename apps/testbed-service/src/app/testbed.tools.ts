@@ -170,7 +170,12 @@ export class TestbedTools {
     return String(this.count);
   }
 
-  @McpResource({ uri: COUNTER_URI, name: 'counter', description: 'How many times bump_counter ran', mimeType: 'text/plain' })
+  @McpResource({
+    uri: COUNTER_URI,
+    name: 'counter',
+    description: 'How many times bump_counter ran',
+    mimeType: 'text/plain',
+  })
   counter(): string {
     return String(this.count);
   }

@@ -8,7 +8,10 @@ const schema = { entities: [Thing], migrations: [CreateThings1700000000000] };
 
 describe('parseDatabaseUrl', () => {
   it('reads a postgres:// URL as PostgreSQL', () => {
-    expect(parseDatabaseUrl('postgres://u:p@db:5432/app')).toEqual({ kind: 'postgres', url: 'postgres://u:p@db:5432/app' });
+    expect(parseDatabaseUrl('postgres://u:p@db:5432/app')).toEqual({
+      kind: 'postgres',
+      url: 'postgres://u:p@db:5432/app',
+    });
   });
 
   it('reads a postgresql:// URL as PostgreSQL', () => {
@@ -16,7 +19,10 @@ describe('parseDatabaseUrl', () => {
   });
 
   it('resolves a relative sqlite: path against the working directory', () => {
-    expect(parseDatabaseUrl('sqlite:data/app.sqlite')).toEqual({ kind: 'sqlite', file: path.resolve('data/app.sqlite') });
+    expect(parseDatabaseUrl('sqlite:data/app.sqlite')).toEqual({
+      kind: 'sqlite',
+      file: path.resolve('data/app.sqlite'),
+    });
   });
 
   it('keeps an absolute sqlite: path, with or without the // of a URL', () => {
@@ -51,7 +57,9 @@ describe('parseDatabaseUrl', () => {
 
 describe('describeDatabaseTarget', () => {
   it('leaves the credentials out of a PostgreSQL URL', () => {
-    expect(describeDatabaseTarget(parseDatabaseUrl('postgres://admin:s3cret@db:5432/app?sslmode=require'))).toBe('postgres://db:5432/app');
+    expect(describeDatabaseTarget(parseDatabaseUrl('postgres://admin:s3cret@db:5432/app?sslmode=require'))).toBe(
+      'postgres://db:5432/app',
+    );
   });
 });
 
@@ -79,6 +87,10 @@ describe('dataSourceOptionsFromUrl', () => {
   });
 
   it('leaves WAL off for an in-memory database, which has no file to share', () => {
-    expect(dataSourceOptionsFromUrl(':memory:', schema)).toMatchObject({ type: 'better-sqlite3', database: ':memory:', enableWAL: false });
+    expect(dataSourceOptionsFromUrl(':memory:', schema)).toMatchObject({
+      type: 'better-sqlite3',
+      database: ':memory:',
+      enableWAL: false,
+    });
   });
 });

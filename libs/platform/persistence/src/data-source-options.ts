@@ -70,7 +70,8 @@ export function dataSourceOptionsFromUrl(url: string, schema: PersistenceSchema)
 }
 
 function sqliteFile(file: string): string {
-  if (file === '') throw new ConfigError('DATABASE_URL names no SQLite file', ['DATABASE_URL: no file after the scheme']);
+  if (file === '')
+    throw new ConfigError('DATABASE_URL names no SQLite file', ['DATABASE_URL: no file after the scheme']);
   return file === SQLITE_MEMORY ? file : path.resolve(file);
 }
 

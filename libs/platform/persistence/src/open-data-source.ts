@@ -1,5 +1,10 @@
 import { DataSource } from 'typeorm';
-import { dataSourceOptionsFromUrl, describeDatabaseTarget, parseDatabaseUrl, type PersistenceSchema } from './data-source-options';
+import {
+  dataSourceOptionsFromUrl,
+  describeDatabaseTarget,
+  parseDatabaseUrl,
+  type PersistenceSchema,
+} from './data-source-options';
 import { DatabaseUnavailableError } from './persistence.errors';
 import { runMigrations } from './run-migrations';
 

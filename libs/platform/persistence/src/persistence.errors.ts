@@ -6,7 +6,10 @@ export class DatabaseUnavailableError extends Error {
     options?: { cause?: unknown },
   ) {
     const reason = options?.cause instanceof Error ? `: ${options.cause.message}` : '';
-    super(`Cannot open the database at ${target}${reason}. Start it or point DATABASE_URL at a reachable one.`, options);
+    super(
+      `Cannot open the database at ${target}${reason}. Start it or point DATABASE_URL at a reachable one.`,
+      options,
+    );
     this.name = 'DatabaseUnavailableError';
   }
 }

@@ -32,7 +32,11 @@ describe('PersistenceModule', () => {
     app = await Test.createTestingModule({
       imports: [
         ReadinessTestModule,
-        PersistenceModule.forRoot({ entities: [], migrations: [CreateNotes1700000000001], defaultSqliteFile: 'unused.sqlite' }),
+        PersistenceModule.forRoot({
+          entities: [],
+          migrations: [CreateNotes1700000000001],
+          defaultSqliteFile: 'unused.sqlite',
+        }),
       ],
     }).compile();
     await app.init();

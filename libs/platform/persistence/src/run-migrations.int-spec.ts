@@ -28,12 +28,19 @@ const migrations = [CreateNotes1700000000001, IndexNoteBodies1700000000002];
 const migrationNames = migrations.map((migration) => migration.name).sort();
 
 async function openReplicas(url: string): Promise<DataSource[]> {
-  return Promise.all([0, 1].map(() => new DataSource(dataSourceOptionsFromUrl(url, { entities: [], migrations })).initialize()));
+  return Promise.all(
+    [0, 1].map(() => new DataSource(dataSourceOptionsFromUrl(url, { entities: [], migrations })).initialize()),
+  );
 }
 
 async function expectMigratedOnce(replicas: DataSource[]): Promise<void> {
   const applied = await Promise.all(replicas.map((replica) => runMigrations(replica)));
-  expect(applied.flat().map((migration) => migration.name).sort()).toEqual(migrationNames);
+  expect(
+    applied
+      .flat()
+      .map((migration) => migration.name)
+      .sort(),
+  ).toEqual(migrationNames);
   for (const replica of replicas) {
     expect(await replica.showMigrations()).toBe(false);
     expect(await replica.query('SELECT COUNT(*) AS n FROM note')).toEqual([{ n: expect.anything() }]);
@@ -71,7 +78,9 @@ describe('runMigrations', () => {
   it('creates the parent directory of a new SQLite file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'persistence-test-'));
     const file = path.join(dir, 'a', 'b', 'app.sqlite');
-    const dataSource = await new DataSource(dataSourceOptionsFromUrl(`sqlite:${file}`, { entities: [], migrations })).initialize();
+    const dataSource = await new DataSource(
+      dataSourceOptionsFromUrl(`sqlite:${file}`, { entities: [], migrations }),
+    ).initialize();
     try {
       expect((await stat(file)).isFile()).toBe(true);
     } finally {

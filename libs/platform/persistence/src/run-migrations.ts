@@ -42,7 +42,8 @@ async function retryOnCollision<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      const collided = isTransientDatabaseError(error) || (error instanceof Error && /already exists/i.test(error.message));
+      const collided =
+        isTransientDatabaseError(error) || (error instanceof Error && /already exists/i.test(error.message));
       if (attempt >= SQLITE_ATTEMPTS || !collided) throw error;
       await backoff(attempt);
     }

@@ -34,7 +34,11 @@ export async function withTransaction<T>(
   }
 }
 
-function runOnce<T>(dataSource: DataSource, work: (manager: EntityManager) => Promise<T>, options: TransactionOptions): Promise<T> {
+function runOnce<T>(
+  dataSource: DataSource,
+  work: (manager: EntityManager) => Promise<T>,
+  options: TransactionOptions,
+): Promise<T> {
   if (isSqlite(dataSource)) return withSqliteLock(dataSource, () => dataSource.transaction(work));
   return options.isolation ? dataSource.transaction(options.isolation, work) : dataSource.transaction(work);
 }

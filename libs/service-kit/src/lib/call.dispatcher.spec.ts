@@ -13,7 +13,11 @@ class OrderHandlers {
   @McpTool({
     name: 'find_order',
     description: 'Finds an order',
-    input: z.object({ id: z.string(), limit: z.number().int().default(5), filter: z.object({ status: z.enum(['open', 'closed']) }).optional() }),
+    input: z.object({
+      id: z.string(),
+      limit: z.number().int().default(5),
+      filter: z.object({ status: z.enum(['open', 'closed']) }).optional(),
+    }),
   })
   findOrder(args: { id: string; limit: number }, ctx: CallContext) {
     this.lastContext = ctx;
@@ -36,7 +40,11 @@ class OrderHandlers {
     return { id: params['id'], uri: ctx.uri };
   }
 
-  @McpPrompt({ name: 'summarise', description: 'Summarises an order', arguments: z.object({ id: z.string(), style: z.string().optional() }) })
+  @McpPrompt({
+    name: 'summarise',
+    description: 'Summarises an order',
+    arguments: z.object({ id: z.string(), style: z.string().optional() }),
+  })
   summarise(args: { id: string; style?: string }) {
     return `Summarise order ${args.id} ${args.style ?? 'briefly'}`;
   }
@@ -87,7 +95,9 @@ describe('dispatchCall', () => {
     });
 
     it('names a nested field by its dotted path', async () => {
-      const error = await rejection(call({ operation: 'tools.call', name: 'find_order', arguments: { id: '7', filter: { status: 'lost' } } }));
+      const error = await rejection(
+        call({ operation: 'tools.call', name: 'find_order', arguments: { id: '7', filter: { status: 'lost' } } }),
+      );
       expect(error).toBeInstanceOf(InvalidArgumentError);
       expect(error.message).toContain('filter.status: ');
     });
@@ -127,12 +137,20 @@ describe('dispatchCall', () => {
     it('reads a template with the matched params and the requested URI', async () => {
       const result = await call({ operation: 'resources.read', name: 'order', uri: 'orders://7', params: { id: '7' } });
       expect(result).toEqual({
-        contents: [{ uri: 'orders://7', mimeType: 'application/json', text: JSON.stringify({ id: '7', uri: 'orders://7' }, null, 2) }],
+        contents: [
+          {
+            uri: 'orders://7',
+            mimeType: 'application/json',
+            text: JSON.stringify({ id: '7', uri: 'orders://7' }, null, 2),
+          },
+        ],
       });
     });
 
     it('throws NotFoundError naming the URI of an unknown resource', async () => {
-      const error = await rejection(call({ operation: 'resources.read', name: 'nothing', uri: 'orders://nothing/here' }));
+      const error = await rejection(
+        call({ operation: 'resources.read', name: 'nothing', uri: 'orders://nothing/here' }),
+      );
       expect(error).toBeInstanceOf(NotFoundError);
       expect(error.message).toBe('Unknown resource: orders://nothing/here');
     });
@@ -140,7 +158,9 @@ describe('dispatchCall', () => {
 
   describe('prompts.get', () => {
     it('renders the prompt with its arguments and description', async () => {
-      await expect(call({ operation: 'prompts.get', name: 'summarise', arguments: { id: '7', style: 'in French' } })).resolves.toEqual({
+      await expect(
+        call({ operation: 'prompts.get', name: 'summarise', arguments: { id: '7', style: 'in French' } }),
+      ).resolves.toEqual({
         description: 'Summarises an order',
         messages: [{ role: 'user', content: { type: 'text', text: 'Summarise order 7 in French' } }],
       });
@@ -153,13 +173,17 @@ describe('dispatchCall', () => {
     });
 
     it('throws NotFoundError for an unknown prompt', async () => {
-      await expect(call({ operation: 'prompts.get', name: 'nope' })).rejects.toThrow(new NotFoundError('Unknown prompt: nope'));
+      await expect(call({ operation: 'prompts.get', name: 'nope' })).rejects.toThrow(
+        new NotFoundError('Unknown prompt: nope'),
+      );
     });
   });
 
   describe('completion.complete', () => {
     it('completes a prompt argument', async () => {
-      await expect(call({ operation: 'completion.complete', name: 'summarise', completion: { argument: 'id', value: '7' } })).resolves.toEqual({
+      await expect(
+        call({ operation: 'completion.complete', name: 'summarise', completion: { argument: 'id', value: '7' } }),
+      ).resolves.toEqual({
         values: ['7', '70'],
         total: 2,
         hasMore: false,
@@ -176,7 +200,9 @@ describe('dispatchCall', () => {
     });
 
     it('answers no values for an argument nobody completes', async () => {
-      await expect(call({ operation: 'completion.complete', name: 'summarise', completion: { argument: 'style', value: '' } })).resolves.toEqual({
+      await expect(
+        call({ operation: 'completion.complete', name: 'summarise', completion: { argument: 'style', value: '' } }),
+      ).resolves.toEqual({
         values: [],
         total: 0,
         hasMore: false,
@@ -184,7 +210,9 @@ describe('dispatchCall', () => {
     });
 
     it('rejects a completion request without { argument, value }', async () => {
-      await expect(call({ operation: 'completion.complete', name: 'summarise' })).rejects.toBeInstanceOf(InvalidArgumentError);
+      await expect(call({ operation: 'completion.complete', name: 'summarise' })).rejects.toBeInstanceOf(
+        InvalidArgumentError,
+      );
     });
   });
 });

@@ -18,7 +18,8 @@ export async function dispatchCall(table: HandlerTable, request: CallRequest, ct
       const tool = table.tools.get(request.name);
       if (!tool) throw new NotFoundError(`Unknown tool: ${request.name}`);
       const parsed = tool.options.input.safeParse(request.arguments ?? {});
-      if (!parsed.success) throw new InvalidArgumentError(`Invalid arguments for ${request.name}: ${describeIssues(parsed.error)}`);
+      if (!parsed.success)
+        throw new InvalidArgumentError(`Invalid arguments for ${request.name}: ${describeIssues(parsed.error)}`);
       return toToolResult(await tool.handler(parsed.data as Record<string, unknown>, ctx), tool.options.output);
     }
     case 'resources.read': {
@@ -35,8 +36,12 @@ export async function dispatchCall(table: HandlerTable, request: CallRequest, ct
       if (!prompt) throw new NotFoundError(`Unknown prompt: ${request.name}`);
       const schema = prompt.options.arguments ?? z.object({});
       const parsed = schema.safeParse(request.arguments ?? {});
-      if (!parsed.success) throw new InvalidArgumentError(`Invalid arguments for prompt ${request.name}: ${describeIssues(parsed.error)}`);
-      return toPromptResult(await prompt.handler(parsed.data as Record<string, string>, ctx), prompt.options.description);
+      if (!parsed.success)
+        throw new InvalidArgumentError(`Invalid arguments for prompt ${request.name}: ${describeIssues(parsed.error)}`);
+      return toPromptResult(
+        await prompt.handler(parsed.data as Record<string, string>, ctx),
+        prompt.options.description,
+      );
     }
     case 'completion.complete': {
       const completion = request.completion;

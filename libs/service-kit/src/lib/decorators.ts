@@ -1,6 +1,13 @@
 import 'reflect-metadata';
 import type { z } from 'zod';
-import type { CachePolicy, CompletionResult, PromptResult, ResourceResult, ToolAnnotations, ToolResult } from '@fabric/contracts';
+import type {
+  CachePolicy,
+  CompletionResult,
+  PromptResult,
+  ResourceResult,
+  ToolAnnotations,
+  ToolResult,
+} from '@fabric/contracts';
 import type { CallContext, ResourceContext } from './call-context';
 
 /** Metadata keys under which the decorators record their declarations on a method. */

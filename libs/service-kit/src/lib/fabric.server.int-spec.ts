@@ -92,14 +92,21 @@ class KitTestTools {
     throw new Error('password=hunter2 at /srv/orders/secret.ts:42');
   }
 
-  @McpTool({ name: 'converse', description: 'Reports progress, logs, asks the model and then the user', input: z.object({}) })
+  @McpTool({
+    name: 'converse',
+    description: 'Reports progress, logs, asks the model and then the user',
+    input: z.object({}),
+  })
   async converse(_args: object, ctx: CallContext): Promise<string> {
     this.probe.started.add(ctx.callId);
     try {
       ctx.progress(1, 3, 'asking the model');
       ctx.log('debug', 'below a warning-level client');
       ctx.log('warning', { asking: 'model' }, 'converse');
-      const answer = await ctx.sample({ messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 });
+      const answer = await ctx.sample({
+        messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }],
+        maxTokens: 10,
+      });
       ctx.progress(2, 3, 'asking the user');
       const user = await ctx.elicit({
         message: 'Your name?',
@@ -143,7 +150,10 @@ function fakeGateway(client: NatsClient, callId: string, answers: Partial<Record
   return { events, heard, close: () => subscription.unsubscribe() };
 }
 
-const modelAnswer: CallReply = { ok: true, result: { role: 'assistant', model: 'm1', content: { type: 'text', text: 'hi there' } } };
+const modelAnswer: CallReply = {
+  ok: true,
+  result: { role: 'assistant', model: 'm1', content: { type: 'text', text: 'hi there' } },
+};
 const userAnswer: CallReply = { ok: true, result: { action: 'accept', content: { name: 'Ada' } } };
 
 interface RunningApp {
@@ -155,7 +165,11 @@ interface RunningApp {
 const running = new Set<INestApplication>();
 
 /** Starts a service app in-process the way `bootstrapService` does, on NATS and a random HTTP port. */
-async function startApp(service: string, instanceId: string, extraEnv: Record<string, string> = {}): Promise<RunningApp> {
+async function startApp(
+  service: string,
+  instanceId: string,
+  extraEnv: Record<string, string> = {},
+): Promise<RunningApp> {
   const probe = new Probe();
   @Module({ providers: [KitTestTools, { provide: PROBE, useValue: probe }, { provide: MARKER, useValue: instanceId }] })
   class TestModule {}
@@ -169,7 +183,9 @@ async function startApp(service: string, instanceId: string, extraEnv: Record<st
     INSTANCE_ID: instanceId,
     ...extraEnv,
   });
-  const app = await NestFactory.create(ServiceKitModule.forRoot(TestModule, { service, version: '1.0.0' }, env), { logger: false });
+  const app = await NestFactory.create(ServiceKitModule.forRoot(TestModule, { service, version: '1.0.0' }, env), {
+    logger: false,
+  });
   running.add(app);
   await app.init();
   app.connectMicroservice({ strategy: app.get(FabricServer) });
@@ -235,7 +251,9 @@ describe('FabricServer on NATS', () => {
   });
 
   it('announces its manifest as ready when it starts', async () => {
-    const announcement = await waitFor('the start announcement', () => announcements.find((a) => a.instanceId === kit.instanceId));
+    const announcement = await waitFor('the start announcement', () =>
+      announcements.find((a) => a.instanceId === kit.instanceId),
+    );
     expect(announcement.state).toBe('ready');
     expect(announcement.manifest.service).toBe('kit');
     expect(announcement.manifest.tools.map((tool) => tool.name).sort()).toEqual([
@@ -250,10 +268,16 @@ describe('FabricServer on NATS', () => {
   });
 
   it('answers hello with its announcement and manifest', async () => {
-    const replies = await client.requestManyJson(subjects.hello, { gatewayId: 'int-spec' }, { maxWaitMs: 1_000, stallMs: 200 });
+    const replies = await client.requestManyJson(
+      subjects.hello,
+      { gatewayId: 'int-spec' },
+      { maxWaitMs: 1_000, stallMs: 200 },
+    );
     const mine = replies.map((reply) => AnnouncementSchema.parse(reply)).find((a) => a.instanceId === kit.instanceId);
     expect(mine).toMatchObject({ state: 'ready', heartbeatMs: 60_000, manifest: { service: 'kit', version: '1.0.0' } });
-    expect(mine!.manifest.tools.find((tool) => tool.name === 'echo')!.inputSchema).toMatchObject({ required: ['text'] });
+    expect(mine!.manifest.tools.find((tool) => tool.name === 'echo')!.inputSchema).toMatchObject({
+      required: ['text'],
+    });
   });
 
   it('replies TIMEOUT when the deadline passes and fires the handler signal', async () => {
@@ -270,7 +294,10 @@ describe('FabricServer on NATS', () => {
     await waitFor('the handler to start', () => kit.probe.started.has(request.id));
     client.publishJson(subjects.cancel('kit'), { id: request.id, reason: 'the user pressed stop' });
     const reply = await pending;
-    expect(reply).toEqual({ ok: false, error: { code: 'CANCELLED', message: 'the user pressed stop', retryable: false } });
+    expect(reply).toEqual({
+      ok: false,
+      error: { code: 'CANCELLED', message: 'the user pressed stop', retryable: false },
+    });
     expect(kit.probe.aborted.get(request.id)).toBeInstanceOf(CancelledError);
   });
 
@@ -295,7 +322,10 @@ describe('FabricServer on NATS', () => {
   });
 
   describe('a call talking to its client through the events subject', () => {
-    async function converse(overrides: Partial<CallRequest>, answers = { 'sampling/createMessage': modelAnswer, 'elicitation/create': userAnswer }) {
+    async function converse(
+      overrides: Partial<CallRequest>,
+      answers = { 'sampling/createMessage': modelAnswer, 'elicitation/create': userAnswer },
+    ) {
       const request = toolCall('converse', { deadline: Date.now() + 5_000, ...overrides });
       const gateway = fakeGateway(client, request.id, answers);
       // The reply is recorded by a subscription callback like the events, so the timeline is the order of arrival.
@@ -308,7 +338,11 @@ describe('FabricServer on NATS', () => {
       });
       await client.connection.flush();
       try {
-        client.connection.publish(subjects.request('kit', 'tools.call'), encodeJson({ ...request, events: gateway.events }), { reply: inbox });
+        client.connection.publish(
+          subjects.request('kit', 'tools.call'),
+          encodeJson({ ...request, events: gateway.events }),
+          { reply: inbox },
+        );
         await done;
         return gateway.heard;
       } finally {
@@ -338,7 +372,13 @@ describe('FabricServer on NATS', () => {
           },
         },
         { type: 'progress', progress: 3, total: 3 },
-        { type: 'reply', reply: { ok: true, result: { content: [{ type: 'text', text: 'model: hi there; user: accept {"name":"Ada"}' }] } } },
+        {
+          type: 'reply',
+          reply: {
+            ok: true,
+            result: { content: [{ type: 'text', text: 'model: hi there; user: accept {"name":"Ada"}' }] },
+          },
+        },
       ]);
     });
 
@@ -367,7 +407,10 @@ describe('FabricServer on NATS', () => {
 
     it('fails the call UNAVAILABLE when it has no events subject to ask', async () => {
       const reply = await call('kit', toolCall('converse'));
-      expect(reply).toMatchObject({ ok: false, error: { code: 'UNAVAILABLE', message: expect.stringContaining('no client to ask') } });
+      expect(reply).toMatchObject({
+        ok: false,
+        error: { code: 'UNAVAILABLE', message: expect.stringContaining('no client to ask') },
+      });
     });
 
     it('rejects a pending sample as soon as a cancel for its call arrives', async () => {
@@ -396,7 +439,9 @@ describe('FabricServer on NATS', () => {
     });
     await client.connection.flush();
     try {
-      expect(await call('kit', toolCall('touch', { arguments: { uri: 'kit://things/7' } }))).toMatchObject({ ok: true });
+      expect(await call('kit', toolCall('touch', { arguments: { uri: 'kit://things/7' } }))).toMatchObject({
+        ok: true,
+      });
       expect(await waitFor('the update', () => updates.find((update) => update.uri === 'kit://things/7'))).toEqual({
         uri: 'kit://things/7',
       });
@@ -410,7 +455,9 @@ describe('FabricServer on NATS', () => {
     const b = await startApp('pair', 'pair-b');
     try {
       const replies = await Promise.all(Array.from({ length: 40 }, () => call('pair', toolCall('whoami'))));
-      const servedBy = replies.map((reply) => (reply.ok ? (reply.result as { content: { text: string }[] }).content[0].text : reply.error.code));
+      const servedBy = replies.map((reply) =>
+        reply.ok ? (reply.result as { content: { text: string }[] }).content[0].text : reply.error.code,
+      );
       expect(new Set(servedBy)).toEqual(new Set(['pair-a', 'pair-b']));
       // Each call reached exactly one instance: without the queue group both would serve all 40.
       expect(a.probe.served + b.probe.served).toBe(40);
@@ -433,7 +480,11 @@ describe('FabricServer on NATS', () => {
     expect(await pending).toEqual({ ok: true, result: { content: [{ type: 'text', text: 'released' }] } });
     await closing;
     await expect(
-      client.request(subjects.request('drainer', 'tools.call'), encodeJson(toolCall('echo', { arguments: { text: 'late' } })), { timeoutMs: 1_000 }),
+      client.request(
+        subjects.request('drainer', 'tools.call'),
+        encodeJson(toolCall('echo', { arguments: { text: 'late' } })),
+        { timeoutMs: 1_000 },
+      ),
     ).rejects.toBeInstanceOf(NoRespondersError);
   });
 

@@ -98,7 +98,9 @@ describe('HandlerTable', () => {
       }
     }
     expect(() => new HandlerTable(identity, [new OrderTools(), new OtherOrderTools()])).toThrow(DuplicateHandlerError);
-    expect(() => new HandlerTable(identity, [new OrderTools(), new OtherOrderTools()])).toThrow('Two handlers declare the tool "find_order"');
+    expect(() => new HandlerTable(identity, [new OrderTools(), new OtherOrderTools()])).toThrow(
+      'Two handlers declare the tool "find_order"',
+    );
   });
 
   it('throws DuplicateHandlerError when two methods of one class declare the same resource URI', () => {

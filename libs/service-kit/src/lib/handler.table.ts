@@ -31,7 +31,9 @@ export class DuplicateHandlerError extends Error {
 }
 
 export const completionKey = (target: CompletionTarget) =>
-  'prompt' in target ? `prompt:${target.prompt}:${target.argument}` : `template:${target.resourceTemplate}:${target.argument}`;
+  'prompt' in target
+    ? `prompt:${target.prompt}:${target.argument}`
+    : `template:${target.resourceTemplate}:${target.argument}`;
 
 /** Every handler a service declared, by name, and the manifest that describes them. */
 export class HandlerTable {

@@ -22,7 +22,10 @@ describe('toJsonSchema', () => {
   it('carries .describe() texts and names its dialect, 2020-12', () => {
     const schema = toJsonSchema(input, 'input');
     expect(schema['$schema']).toBe(DRAFT_2020_12);
-    expect((schema['properties'] as Record<string, unknown>)['query']).toEqual({ type: 'string', description: 'What to look for' });
+    expect((schema['properties'] as Record<string, unknown>)['query']).toEqual({
+      type: 'string',
+      description: 'What to look for',
+    });
   });
 });
 
@@ -117,10 +120,17 @@ describe('buildManifest', () => {
     const manifest = buildManifest(identity, {
       ...none,
       prompts: [
-        { name: 'summarise', description: 'Summarises', arguments: z.object({ id: z.string().describe('Order id'), style: z.string().optional() }) },
+        {
+          name: 'summarise',
+          description: 'Summarises',
+          arguments: z.object({ id: z.string().describe('Order id'), style: z.string().optional() }),
+        },
         { name: 'greet' },
       ],
-      resourceTemplates: [{ uriTemplate: 'orders://{id}', name: 'order' }, { uriTemplate: 'customers://{id}', name: 'customer' }],
+      resourceTemplates: [
+        { uriTemplate: 'orders://{id}', name: 'order' },
+        { uriTemplate: 'customers://{id}', name: 'customer' },
+      ],
       completions: [
         { prompt: 'summarise', argument: 'id' },
         { prompt: 'summarise', argument: 'style' },

@@ -63,7 +63,11 @@ export function toPromptArguments(schema: z.ZodObject<z.ZodRawShape> | undefined
 export function buildManifest(identity: ServiceIdentity, declarations: Declarations): ServiceManifest {
   const completable = (kind: 'prompt' | 'resourceTemplate', name: string) => {
     const argumentsWithCompletion = declarations.completions
-      .filter((target) => (kind === 'prompt' ? 'prompt' in target && target.prompt === name : 'resourceTemplate' in target && target.resourceTemplate === name))
+      .filter((target) =>
+        kind === 'prompt'
+          ? 'prompt' in target && target.prompt === name
+          : 'resourceTemplate' in target && target.resourceTemplate === name,
+      )
       .map((target) => target.argument);
     return argumentsWithCompletion.length > 0 ? { completable: argumentsWithCompletion } : {};
   };

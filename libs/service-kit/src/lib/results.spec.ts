@@ -41,7 +41,9 @@ describe('toToolResult', () => {
   });
 
   it('sends any other value as its indented JSON', () => {
-    expect(toToolResult([1, { a: 2 }])).toEqual({ content: [{ type: 'text', text: JSON.stringify([1, { a: 2 }], null, 2) }] });
+    expect(toToolResult([1, { a: 2 }])).toEqual({
+      content: [{ type: 'text', text: JSON.stringify([1, { a: 2 }], null, 2) }],
+    });
     expect(toToolResult(42)).toEqual({ content: [{ type: 'text', text: '42' }] });
   });
 });
@@ -53,8 +55,12 @@ describe('toResourceResult', () => {
   });
 
   it('sends a string as text/plain of the URI unless the resource declares a MIME type', () => {
-    expect(toResourceResult('hello', 'x://1')).toEqual({ contents: [{ uri: 'x://1', mimeType: 'text/plain', text: 'hello' }] });
-    expect(toResourceResult('# hi', 'x://1', 'text/markdown')).toEqual({ contents: [{ uri: 'x://1', mimeType: 'text/markdown', text: '# hi' }] });
+    expect(toResourceResult('hello', 'x://1')).toEqual({
+      contents: [{ uri: 'x://1', mimeType: 'text/plain', text: 'hello' }],
+    });
+    expect(toResourceResult('# hi', 'x://1', 'text/markdown')).toEqual({
+      contents: [{ uri: 'x://1', mimeType: 'text/markdown', text: '# hi' }],
+    });
   });
 
   it('sends any other value as application/json of the URI', () => {
@@ -107,7 +113,11 @@ describe('toCompletionResult', () => {
   });
 
   it('passes a CompletionResult through with its total and hasMore', () => {
-    expect(toCompletionResult({ values: ['a'], total: 40, hasMore: true })).toEqual({ values: ['a'], total: 40, hasMore: true });
+    expect(toCompletionResult({ values: ['a'], total: 40, hasMore: true })).toEqual({
+      values: ['a'],
+      total: 40,
+      hasMore: true,
+    });
   });
 
   it('caps a CompletionResult at 100 values and says there are more', () => {
@@ -137,6 +147,8 @@ describe('samplingText', () => {
   });
 
   it('returns an empty string when the answer has no text', () => {
-    expect(samplingText({ role: 'assistant', model: 'm', content: { type: 'image', data: 'AA==', mimeType: 'image/png' } })).toBe('');
+    expect(
+      samplingText({ role: 'assistant', model: 'm', content: { type: 'image', data: 'AA==', mimeType: 'image/png' } }),
+    ).toBe('');
   });
 });

@@ -16,7 +16,9 @@ export function toToolResult(value: unknown, output?: z.ZodType): ToolResult {
   if (output) {
     const parsed = output.safeParse(value);
     if (!parsed.success) {
-      throw new InternalError('The tool produced a result that does not match its output schema', { cause: parsed.error });
+      throw new InternalError('The tool produced a result that does not match its output schema', {
+        cause: parsed.error,
+      });
     }
     return {
       content: [{ type: 'text', text: JSON.stringify(parsed.data, null, 2) }],
@@ -39,7 +41,10 @@ export function toResourceResult(value: unknown, uri: string, mimeType?: string)
 /** Turns what a prompt handler returned into the MCP prompt result. */
 export function toPromptResult(value: unknown, description?: string): PromptResult {
   if (typeof value === 'string') {
-    return { ...(description ? { description } : {}), messages: [{ role: 'user', content: { type: 'text', text: value } }] };
+    return {
+      ...(description ? { description } : {}),
+      messages: [{ role: 'user', content: { type: 'text', text: value } }],
+    };
   }
   if (isObject(value) && Array.isArray(value['messages'])) return value as PromptResult;
   throw new InternalError('The prompt handler returned neither a string nor { messages }');
@@ -57,7 +62,11 @@ export function toCompletionResult(value: unknown): CompletionResult {
   if (isObject(value) && Array.isArray(value['values'])) {
     const result = value as CompletionResult;
     if (result.values.length <= MAX_COMPLETIONS) return result;
-    return { values: result.values.slice(0, MAX_COMPLETIONS), total: result.total ?? result.values.length, hasMore: true };
+    return {
+      values: result.values.slice(0, MAX_COMPLETIONS),
+      total: result.total ?? result.values.length,
+      hasMore: true,
+    };
   }
   throw new InternalError('The completion handler returned neither string[] nor { values }');
 }
@@ -68,7 +77,10 @@ export function samplingText(result: SamplingResult): string {
   const content: unknown = result.content;
   const blocks = Array.isArray(content) ? (content as unknown[]) : [content];
   return blocks
-    .filter((block): block is { type: 'text'; text: string } => isObject(block) && block['type'] === 'text' && typeof block['text'] === 'string')
+    .filter(
+      (block): block is { type: 'text'; text: string } =>
+        isObject(block) && block['type'] === 'text' && typeof block['text'] === 'string',
+    )
     .map((block) => block.text)
     .join('\n');
 }

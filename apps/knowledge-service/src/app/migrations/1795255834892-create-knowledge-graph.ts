@@ -4,7 +4,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
 export class CreateKnowledgeGraph1795255834892 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     // AUTOINCREMENT: SQLite never reuses the id of a deleted row, so id order stays creation order.
-    const id = queryRunner.connection.options.type === 'postgres' ? 'SERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT';
+    const id =
+      queryRunner.connection.options.type === 'postgres' ? 'SERIAL PRIMARY KEY' : 'INTEGER PRIMARY KEY AUTOINCREMENT';
     await queryRunner.query(`
       CREATE TABLE knowledge_entity (
         id ${id},
