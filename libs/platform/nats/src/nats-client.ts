@@ -195,6 +195,19 @@ export class NatsClient {
     return new Promise((resolve) => this.connectedWaiters.push(resolve));
   }
 
+  /**
+   * Waits at most `timeoutMs` for the connection to be up; true when it is (at once when it already is).
+   * A client of a cluster whose server died is usually back on another within a fraction of a second.
+   */
+  async waitConnected(timeoutMs: number): Promise<boolean> {
+    if (this.isConnected()) return true;
+    if (this.connection.isClosed() || timeoutMs <= 0) return false;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.whenConnected(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    return this.isConnected();
+  }
+
   /** True while the connection is up (not closed, draining or reconnecting). */
   isConnected(): boolean {
     return this.connected && !this.connection.isClosed() && !this.connection.isDraining();

@@ -53,6 +53,9 @@ export interface CallOptions {
 /** Codes that say a service is in trouble; the circuit breaker counts them (not the domain errors). */
 const BREAKER_FAILURES = new Set(['TIMEOUT', 'INTERNAL', 'UNAVAILABLE']);
 
+/** How long a call waits for the gateway's NATS connection to come back before it fails as "off the bus". */
+const BUS_RECONNECT_WAIT_MS = 1_000;
+
 type Attempt = () => Promise<unknown>;
 
 /** `{ ok: true, result }`, as `CallReplySchema` accepts it. */
@@ -209,8 +212,12 @@ export class ServiceClient {
       ...(options.logLevel ? { logLevel: options.logLevel } : {}),
       ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
     };
-    // Sent now, it would wait for its deadline in the client's buffer; and the service is not to blame.
-    if (!this.nats.isConnected()) throw new BusDisconnectedError(false);
+    // Off the bus: give the connection a moment to come back (a cluster's client moves to another server in a
+    // fraction of a second), then fail at once rather than wait for the deadline; the service is not to blame.
+    const reconnectWaitMs = Math.min(BUS_RECONNECT_WAIT_MS, deadline - Date.now());
+    if (!this.nats.isConnected() && !(await this.nats.waitConnected(reconnectWaitMs))) {
+      throw new BusDisconnectedError(false);
+    }
     // The bulkhead: a slow service holds at most this many of the gateway's calls; the rest fail at once.
     const inFlight = this.inFlight.get(options.service) ?? 0;
     if (inFlight >= this.env.SERVICE_MAX_IN_FLIGHT) {
