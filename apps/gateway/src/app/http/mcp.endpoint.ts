@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AccessLog } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
@@ -19,6 +19,10 @@ export function isMcpPath(url: string | undefined): boolean {
 
 /** Characters of the session id in an access line: enough to find the session, not enough to use it. */
 const SESSION_PREFIX = 8;
+
+/** Request ids made up here: this process's prefix and a counter (a random UUID per request costs more). */
+const REQUEST_ID_PREFIX = `${randomBytes(4).toString('hex')}-`;
+let requestCount = 0;
 
 /**
  * The MCP endpoint on Node's HTTP server, ahead of Nest's Express app (which keeps every other route:
@@ -94,7 +98,8 @@ export class McpEndpoint implements OnApplicationBootstrap {
   private logAccess(req: IncomingMessage, res: ServerResponse, note: AccessNote): void {
     const started = performance.now();
     const header = req.headers['x-request-id'];
-    const id = typeof header === 'string' && header.length <= 128 ? header : randomUUID();
+    const id =
+      typeof header === 'string' && header.length <= 128 ? header : REQUEST_ID_PREFIX + (++requestCount).toString(36);
     res.once('close', () => {
       this.access.write({
         req: id,
