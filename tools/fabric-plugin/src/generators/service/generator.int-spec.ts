@@ -16,6 +16,7 @@ import * as path from 'node:path';
 import { FsTree } from 'nx/src/generators/tree';
 import { templateValues, type ServiceTemplateValues } from './generator';
 import { unusedServiceName } from './testing/unused-service-name';
+import { stripVTControlCharacters } from 'node:util';
 
 const root = path.resolve(__dirname, '../../../../..');
 
@@ -83,11 +84,13 @@ describe('a service from `nx g @fabric/plugin:service` passes the checks of `npm
         NX_DAEMON: 'false',
         NX_NO_CLOUD: 'true',
         NX_TUI: 'false',
+        FORCE_COLOR: '0',
         NX_CACHE_DIRECTORY: path.join(copy, '.nx/cache'),
         NX_WORKSPACE_DATA_DIRECTORY: path.join(copy, '.nx/workspace-data'),
       },
     });
-    const output = `${result.stdout}${result.stderr}${result.error ?? ''}`;
+    // Tools colour their output when they think a terminal or CI reads it: compare plain text.
+    const output = stripVTControlCharacters(`${result.stdout}${result.stderr}${result.error ?? ''}`);
     if (result.status !== (options.status ?? 0)) throw new ToolExitError([tool, ...args], result.status, output);
     return output;
   }
