@@ -1,4 +1,4 @@
-import { Global, Module, type DynamicModule } from '@nestjs/common';
+import { Global, Module, RequestMethod, type DynamicModule } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { pino } from 'pino';
@@ -48,6 +48,9 @@ export class ObservabilityModule {
       imports: [
         TerminusModule.forRoot({ logger: false }),
         LoggerModule.forRoot({
+          // Probes and scrapes get no request logger: they log no line anyway, and binding one enters an
+          // AsyncLocalStorage, which turns on promise hooks for the whole process (a cost on every call).
+          exclude: ['healthz', 'readyz', 'metrics'].map((path) => ({ path, method: RequestMethod.ALL })),
           pinoHttp: {
             logger,
             genReqId: (req: IncomingMessage) => {
