@@ -11,6 +11,7 @@ import { McpTool } from './decorators';
 import { FabricServer } from './fabric.server';
 import { serviceEnvSchema } from './kit.config';
 import { ServiceKitModule } from './service-kit.module';
+import { eventually } from '@fabric/platform-nats/testing';
 
 // Replicas of a service in-process on the machine's NATS, sharing the idempotency bucket of their namespace.
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -106,13 +107,8 @@ async function startReplica(service: string): Promise<Replica> {
 }
 
 /** Polls until `check` holds, failing after `timeoutMs`. */
-async function until(what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
+const until = (what: string, check: () => boolean | Promise<boolean>, timeoutMs = 5_000) =>
+  eventually(check, timeoutMs, what);
 
 describe('calls with an idempotency key, on two replicas sharing the bucket', () => {
   let client: NatsClient;

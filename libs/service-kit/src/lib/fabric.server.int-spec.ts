@@ -32,6 +32,7 @@ import { serviceEnvSchema } from './kit.config';
 import { ResourceNotifier } from './resource.notifier';
 import { samplingText } from './results';
 import { ServiceKitModule } from './service-kit.module';
+import { eventuallyValue } from '@fabric/platform-nats/testing';
 
 // The kit on the machine's real NATS; a namespace of its own so no other run hears these subjects.
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -203,15 +204,8 @@ async function closeApp(app: INestApplication): Promise<void> {
 }
 
 /** Polls `probe` until it returns a value, failing after `timeoutMs`. */
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 2_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined, timeoutMs = 2_000): Promise<T> =>
+  eventuallyValue(probe, timeoutMs, what);
 
 function toolCall(name: string, overrides: Partial<CallRequest> = {}): CallRequest {
   return { id: randomUUID(), operation: 'tools.call', name, arguments: {}, deadline: Date.now() + 1_000, ...overrides };

@@ -11,6 +11,7 @@ import { McpTool } from './decorators';
 import { FabricServer } from './fabric.server';
 import { serviceEnvSchema } from './kit.config';
 import { ServiceKitModule } from './service-kit.module';
+import { eventuallyValue } from '@fabric/platform-nats/testing';
 
 // The heartbeat and the readiness checks on the machine's real NATS, in a namespace of their own.
 const NATS_URL = process.env['NATS_URL'] ?? 'nats://127.0.0.1:4222';
@@ -47,15 +48,8 @@ class HangingCheck {
   }
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`Timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const waitFor = <T>(what: string, probe: () => T | undefined | false, timeoutMs = 5_000): Promise<T> =>
+  eventuallyValue(probe, timeoutMs, what);
 
 /** Largest pause between two consecutive announcements. */
 const largestGap = (beats: Announcement[]) =>

@@ -1,14 +1,9 @@
 import { ReadinessRegistry } from '@fabric/platform-observability';
 import { ReadinessMonitor } from './readiness.monitor';
+import { eventually } from '@fabric/platform-nats/testing';
 
 /** Polls until `check` holds, failing after `timeoutMs`. */
-async function until(what: string, check: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-}
+const until = (what: string, check: () => boolean, timeoutMs = 2_000) => eventually(check, timeoutMs, what);
 
 describe('ReadinessMonitor', () => {
   const monitors: ReadinessMonitor[] = [];
@@ -57,6 +52,7 @@ describe('ReadinessMonitor', () => {
     registry.register('slow', async () => {
       overlapped ||= running > 0;
       running++;
+      // The check itself takes 30 ms (the behaviour under test: a slow round), not a wait for something.
       await new Promise((resolve) => setTimeout(resolve, 30));
       running--;
       rounds++;

@@ -36,11 +36,21 @@ export async function eventually(
   timeoutMs: number,
   what: string,
 ): Promise<void> {
+  await eventuallyValue(async () => (await check()) || undefined, timeoutMs, what);
+}
+
+/** Polls `probe` every 20 ms until it returns a value (not undefined or false), or fails after `timeoutMs`. */
+export async function eventuallyValue<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs: number,
+  what: string,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastError: unknown;
   for (;;) {
     try {
-      if (await check()) return;
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
     } catch (error) {
       lastError = error;
     }
