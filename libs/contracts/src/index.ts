@@ -47,7 +47,16 @@ export type {
   PromptDescriptor,
   ServiceManifest,
   ServiceManifestInput,
+  CachePolicyInput,
 } from './manifest.schemas';
+export { canonicalJson, argumentsKey, expandTags, matchTag } from './cache.policy';
+export {
+  ALL_CACHE_SPACES,
+  CacheInvalidationSchema,
+  CacheInvalidationAckSchema,
+  CacheMemberSchema,
+} from './cache.schemas';
+export type { CacheInvalidation, CacheInvalidationAck, CacheMember } from './cache.schemas';
 export { AnnouncementSchema, GoodbyeSchema, HelloSchema } from './discovery.schemas';
 export type { Announcement, Goodbye, Hello } from './discovery.schemas';
 export {

@@ -24,16 +24,21 @@ export const ToolAnnotationsSchema = z.looseObject({
 });
 export type ToolAnnotations = z.infer<typeof ToolAnnotationsSchema>;
 
-/** How results may be cached: for how long, and whether one entry serves everyone or one principal. */
+/**
+ * How results may be cached (see cache.policy.ts): for how long, whether one entry serves everyone
+ * (`public`) or one principal, which arguments make the key, and which tags a write invalidates.
+ * Tags may name arguments (`entity:{names}`): an array argument gives one tag per element.
+ */
 export const CachePolicySchema = z.object({
-  ttlSeconds: z.number().int().positive(),
+  ttlMs: z.number().int().positive(),
   scope: z.enum(['public', 'principal']).default('public'),
   /** Argument names the cache key is built from; all arguments when absent. */
-  key: z.array(z.string()).optional(),
-  /** Tags a write invalidates. */
-  tags: z.array(z.string()).optional(),
+  key: z.array(z.string().min(1)).optional(),
+  /** Tags of the entries, invalidated together by a write (`ctx.cache.invalidate({ tags })`). */
+  tags: z.array(z.string().min(1)).optional(),
 });
 export type CachePolicy = z.infer<typeof CachePolicySchema>;
+export type CachePolicyInput = z.input<typeof CachePolicySchema>;
 
 export const ToolDescriptorSchema = z.object({
   name: McpNameSchema,
@@ -103,6 +108,12 @@ export type PromptDescriptor = z.infer<typeof PromptDescriptorSchema>;
 export const ServiceManifestSchema = z.object({
   service: z.string().regex(SERVICE_NAME_PATTERN, 'must match ^[a-z][a-z0-9-]{0,62}$'),
   version: z.string().min(1),
+  /**
+   * Digest of everything else in the manifest: two instances with the same revision serve the same
+   * handlers. Cached results carry the revision that produced them, so a redeployed service never
+   * serves its old version's results.
+   */
+  revision: z.string().min(1).optional(),
   title: z.string().optional(),
   description: z.string().optional(),
   tools: z.array(ToolDescriptorSchema).default([]),

@@ -16,7 +16,7 @@ const goodManifest: ServiceManifestInput = {
       name: 'find_order',
       description: 'Finds an order by id',
       inputSchema: { type: 'object', properties: { id: { type: 'string' } }, required: ['id'] },
-      cache: { ttlSeconds: 30 },
+      cache: { ttlMs: 30_000 },
     },
   ],
   resources: [{ uri: 'orders://recent', name: 'recent' }],
@@ -27,7 +27,7 @@ const goodManifest: ServiceManifestInput = {
 describe('ServiceManifestSchema', () => {
   it('accepts a good manifest and fills the defaults', () => {
     const parsed = ServiceManifestSchema.parse(goodManifest);
-    expect(parsed.tools[0].cache).toEqual({ ttlSeconds: 30, scope: 'public' });
+    expect(parsed.tools[0].cache).toEqual({ ttlMs: 30_000, scope: 'public' });
     expect(parsed.prompts[0].name).toBe('summarise.order');
   });
 

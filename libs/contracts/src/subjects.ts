@@ -44,6 +44,11 @@ export function fabricSubjects(namespace = 'fabric') {
     sseEventsAll: `${root}.sse.>`,
     /** A service reporting a changed resource; every gateway replica tells its subscribed sessions. */
     resourceUpdated: `${root}.resources.updated`,
+    /** Invalidations of one cache space (a service), heard by every process holding entries of it. */
+    cacheInvalidate: (space: string) => `${root}.cache.invalidate.${subjectToken(space)}`,
+    cacheInvalidateAll: `${root}.cache.invalidate.*`,
+    /** Presence of the processes holding an in-process cache (start, heartbeat, leaving). */
+    cacheMembers: `${root}.cache.members`,
     /** Announcements (start and heartbeat) of service instances. */
     announce: `${root}.discovery.announce`,
     /** A service instance leaving (draining or stopping). */

@@ -61,7 +61,7 @@ describe('buildManifest', () => {
           output: z.object({ total: z.number() }),
           annotations: { readOnlyHint: true },
           timeoutMs: 500,
-          cache: { ttlSeconds: 5, scope: 'principal' },
+          cache: { ttlMs: 5_000, scope: 'principal' },
         },
       ],
     });
@@ -74,7 +74,7 @@ describe('buildManifest', () => {
         outputSchema: expect.objectContaining({ type: 'object', required: ['total'] }),
         annotations: { readOnlyHint: true },
         timeoutMs: 500,
-        cache: { ttlSeconds: 5, scope: 'principal' },
+        cache: { ttlMs: 5_000, scope: 'principal' },
       },
     ]);
   });
