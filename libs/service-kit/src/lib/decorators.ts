@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import type { z } from 'zod';
 import type {
-  CachePolicy,
+  CachePolicyInput,
   CompletionResult,
   PromptResult,
   ResourceResult,
@@ -29,7 +29,12 @@ export interface ToolOptions<I extends ZodObjectLike = ZodObjectLike, O extends 
   icons?: Icons;
   /** Deadline of one call in ms; the gateway's default applies when absent. */
   timeoutMs?: number;
-  cache?: CachePolicy;
+  /**
+   * Results may be cached (read-only tools only): the gateway answers repeated calls from its cache for
+   * `ttlMs`. `scope: 'principal'` keeps one entry per caller; `key` names the arguments that make the key
+   * (default: all); `tags` (with `{argument}` placeholders) are what `ctx.cache.invalidate({ tags })` drops.
+   */
+  cache?: CachePolicyInput;
 }
 
 export interface ResourceOptions {
@@ -40,7 +45,8 @@ export interface ResourceOptions {
   mimeType?: string;
   icons?: Icons;
   timeoutMs?: number;
-  cache?: CachePolicy;
+  /** Reads may be cached by the gateway (see `ToolOptions.cache`; a template's tags may name its variables). */
+  cache?: CachePolicyInput;
 }
 
 export interface ResourceTemplateOptions {
@@ -52,7 +58,8 @@ export interface ResourceTemplateOptions {
   mimeType?: string;
   icons?: Icons;
   timeoutMs?: number;
-  cache?: CachePolicy;
+  /** Reads may be cached by the gateway (see `ToolOptions.cache`; a template's tags may name its variables). */
+  cache?: CachePolicyInput;
 }
 
 export interface PromptOptions<A extends ZodObjectLike = ZodObjectLike> {

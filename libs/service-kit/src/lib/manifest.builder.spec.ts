@@ -184,3 +184,20 @@ describe('buildManifest', () => {
     expect(() => buildManifest({ service: 'Orders Desk', version: '1' }, none)).toThrow(z.ZodError);
   });
 });
+
+describe('the manifest revision', () => {
+  const tool = (description: string): Declarations => ({
+    ...none,
+    tools: [{ name: 'find', description, input: z.object({ id: z.string() }) }],
+  });
+
+  it('is the same for the same declarations and version', () => {
+    expect(buildManifest(identity, tool('Finds')).revision).toBe(buildManifest(identity, tool('Finds')).revision);
+  });
+
+  it('changes with the version or with anything declared', () => {
+    const revision = buildManifest(identity, tool('Finds')).revision;
+    expect(buildManifest({ ...identity, version: '1.0.1' }, tool('Finds')).revision).not.toBe(revision);
+    expect(buildManifest(identity, tool('Finds one')).revision).not.toBe(revision);
+  });
+});

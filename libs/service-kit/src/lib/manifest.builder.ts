@@ -1,12 +1,11 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   ServiceManifestSchema,
+  canonicalJson,
   type PromptArgument,
-  type PromptDescriptor,
-  type ResourceDescriptor,
-  type ResourceTemplateDescriptor,
   type ServiceManifest,
-  type ToolDescriptor,
+  type ServiceManifestInput,
 } from '@fabric/contracts';
 import type {
   CompletionTarget,
@@ -15,6 +14,7 @@ import type {
   ResourceTemplateOptions,
   ToolOptions,
 } from './decorators';
+import { checkCacheDeclarations } from './cache.declarations';
 
 /** Identity of a service, given to `bootstrapService`. */
 export interface ServiceIdentity {
@@ -59,8 +59,9 @@ export function toPromptArguments(schema: z.ZodObject<z.ZodRawShape> | undefined
   });
 }
 
-/** Builds the manifest a service announces from what its classes declared. */
+/** Builds the manifest a service announces from what its classes declared, with its revision. */
 export function buildManifest(identity: ServiceIdentity, declarations: Declarations): ServiceManifest {
+  checkCacheDeclarations(declarations);
   const completable = (kind: 'prompt' | 'resourceTemplate', name: string) => {
     const argumentsWithCompletion = declarations.completions
       .filter((target) =>
@@ -72,7 +73,7 @@ export function buildManifest(identity: ServiceIdentity, declarations: Declarati
     return argumentsWithCompletion.length > 0 ? { completable: argumentsWithCompletion } : {};
   };
 
-  const tools: ToolDescriptor[] = declarations.tools.map((tool) => ({
+  const tools: ServiceManifestInput['tools'] = declarations.tools.map((tool) => ({
     name: tool.name,
     ...(tool.title ? { title: tool.title } : {}),
     description: tool.description,
@@ -85,16 +86,27 @@ export function buildManifest(identity: ServiceIdentity, declarations: Declarati
     ...(tool.timeoutMs ? { timeoutMs: tool.timeoutMs } : {}),
     ...(tool.cache ? { cache: tool.cache } : {}),
   }));
-  const resources: ResourceDescriptor[] = declarations.resources.map((resource) => ({ ...resource }));
-  const resourceTemplates: ResourceTemplateDescriptor[] = declarations.resourceTemplates.map((template) => ({
-    ...template,
-    ...completable('resourceTemplate', template.name),
-  }));
-  const prompts: PromptDescriptor[] = declarations.prompts.map(({ arguments: args, ...prompt }) => ({
+  const resources: ServiceManifestInput['resources'] = declarations.resources.map((resource) => ({ ...resource }));
+  const resourceTemplates: ServiceManifestInput['resourceTemplates'] = declarations.resourceTemplates.map(
+    (template) => ({
+      ...template,
+      ...completable('resourceTemplate', template.name),
+    }),
+  );
+  const prompts: ServiceManifestInput['prompts'] = declarations.prompts.map(({ arguments: args, ...prompt }) => ({
     ...prompt,
     arguments: toPromptArguments(args),
     ...completable('prompt', prompt.name),
   }));
 
-  return ServiceManifestSchema.parse({ ...identity, tools, resources, resourceTemplates, prompts });
+  const manifest = ServiceManifestSchema.parse({ ...identity, tools, resources, resourceTemplates, prompts });
+  return { ...manifest, revision: revisionOf(manifest) };
+}
+
+/**
+ * A digest of the manifest: instances built from the same code and version share it, and any change of
+ * version or of what the service declares gives another.
+ */
+export function revisionOf({ revision: _revision, ...manifest }: ServiceManifest): string {
+  return createHash('sha256').update(canonicalJson(manifest)).digest('base64url').slice(0, 16);
 }

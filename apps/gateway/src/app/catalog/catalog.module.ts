@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CatalogService } from './catalog.service';
+import { ResourceResolver } from './resource-resolver';
 
-@Module({ providers: [CatalogService], exports: [CatalogService] })
+@Module({ providers: [CatalogService, ResourceResolver], exports: [CatalogService, ResourceResolver] })
 export class CatalogModule {}

@@ -44,8 +44,15 @@ export interface ListOperation<K extends string> {
 
 export type OperationKind = Operation['kind'];
 
+/** What served an operation, filled in by its execution: a cache keeps only what the current revision produced. */
+export interface ServedBy {
+  /** Manifest revision of the service instance that answered. */
+  revision?: string;
+}
+
 /** One operation on its way through the policy pipeline. */
 export interface OperationRequest<O extends Operation = Operation> {
   readonly operation: O;
   readonly context: OperationContext;
+  readonly served: ServedBy;
 }

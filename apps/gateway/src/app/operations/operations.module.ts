@@ -4,13 +4,12 @@ import { PolicyModule } from '../policy/policy.module';
 import { RoutingModule } from '../routing/routing.module';
 import { ArgumentValidator } from './argument.validator';
 import { Operations } from './operations.service';
-import { ResourceResolver } from './resource-resolver';
 import { ToolResultChecker } from './tool-result';
 
 /** The era-independent operations (tools, resources, prompts, completion, lists) behind the policy pipeline. */
 @Module({
   imports: [CatalogModule, PolicyModule, RoutingModule],
-  providers: [ArgumentValidator, Operations, ResourceResolver, ToolResultChecker],
+  providers: [ArgumentValidator, Operations, ToolResultChecker],
   exports: [ArgumentValidator, Operations],
 })
 export class OperationsModule {}

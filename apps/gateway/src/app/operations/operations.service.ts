@@ -12,6 +12,7 @@ import type {
 import { CompletionResultSchema, FabricError } from '@fabric/contracts';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { CatalogService } from '../catalog/catalog.service';
+import { ResourceResolver } from '../catalog/resource-resolver';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { PolicyPipeline } from '../policy/policy.pipeline';
 import type { CallListener } from '../routing/call-events';
@@ -19,9 +20,8 @@ import { idempotencyKeyOf } from '../routing/idempotency-key';
 import { ServiceClient, type CallOptions } from '../routing/service.client';
 import { ArgumentValidator } from './argument.validator';
 import type { ClientChannel } from './client-channel';
-import type { Operation, OperationContext } from './operation';
+import type { Operation, OperationContext, OperationRequest, ServedBy } from './operation';
 import { paginate } from './pagination';
-import { ResourceResolver } from './resource-resolver';
 import { RPC, RpcError } from './rpc.error';
 import { ToolResultChecker, toolError } from './tool-result';
 
@@ -81,12 +81,14 @@ export class Operations {
    * the call are tool results with `isError`.
    */
   callTool(operation: OperationOf<'tools/call'>, context: OperationContext): Promise<CallToolResult> {
-    return this.pipeline.run({ operation, context }, () => this.executeToolCall(operation, context));
+    const request: OperationRequest<OperationOf<'tools/call'>> = { operation, context, served: {} };
+    return this.pipeline.run(request, () => this.executeToolCall(request));
   }
 
   /** resources/read: a fixed resource or the first matching template; unknown URIs are ResourceNotFound. */
   readResource(operation: OperationOf<'resources/read'>, context: OperationContext): Promise<ReadResourceResult> {
-    return this.pipeline.run({ operation, context }, async () => {
+    const served: ServedBy = {};
+    return this.pipeline.run({ operation, context, served }, async () => {
       const { uri } = operation;
       const target = this.resources.resolve(uri);
       if (!target) throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
@@ -99,6 +101,7 @@ export class Operations {
           uri,
           ...(target.params ? { params: target.params } : {}),
           timeoutMs: target.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+          served,
           ...this.backChannel(context),
         })) as ReadResourceResult;
       } catch (error) {
@@ -111,7 +114,7 @@ export class Operations {
 
   /** prompts/get: unknown prompts and missing required arguments are InvalidParams. */
   getPrompt(operation: OperationOf<'prompts/get'>, context: OperationContext): Promise<GetPromptResult> {
-    return this.pipeline.run({ operation, context }, async () => {
+    return this.pipeline.run({ operation, context, served: {} }, async () => {
       const { name, arguments: args } = operation;
       const prompt = this.catalog.snapshot.prompt(name);
       if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${name}`);
@@ -140,7 +143,7 @@ export class Operations {
 
   /** completion/complete: values from the service when the argument is completable, else none. */
   complete(operation: OperationOf<'completion/complete'>, context: OperationContext): Promise<CompleteResult> {
-    return this.pipeline.run({ operation, context }, async () => {
+    return this.pipeline.run({ operation, context, served: {} }, async () => {
       const { ref, argument } = operation;
       const snapshot = this.catalog.snapshot;
       let target: { service: string; name: string; completable?: string[]; timeoutMs?: number };
@@ -180,7 +183,7 @@ export class Operations {
   }
 
   listTools(operation: OperationOf<'tools/list'>, context: OperationContext): Promise<ListToolsResult> {
-    return this.pipeline.run({ operation, context }, async () => {
+    return this.pipeline.run({ operation, context, served: {} }, async () => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.tools, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
         tools: page.map(({ publicName, descriptor }) => ({
@@ -198,7 +201,7 @@ export class Operations {
   }
 
   listResources(operation: OperationOf<'resources/list'>, context: OperationContext): Promise<ListResourcesResult> {
-    return this.pipeline.run({ operation, context }, async () => {
+    return this.pipeline.run({ operation, context, served: {} }, async () => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.resources, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
         resources: page.map(({ descriptor: { timeoutMs: _t, cache: _c, ...resource } }) => resource),
@@ -211,7 +214,7 @@ export class Operations {
     operation: OperationOf<'resources/templates/list'>,
     context: OperationContext,
   ): Promise<ListResourceTemplatesResult> {
-    return this.pipeline.run({ operation, context }, async () => {
+    return this.pipeline.run({ operation, context, served: {} }, async () => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.templates, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
         resourceTemplates: page.map(
@@ -223,7 +226,7 @@ export class Operations {
   }
 
   listPrompts(operation: OperationOf<'prompts/list'>, context: OperationContext): Promise<ListPromptsResult> {
-    return this.pipeline.run({ operation, context }, async () => {
+    return this.pipeline.run({ operation, context, served: {} }, async () => {
       const { page, nextCursor } = paginate(this.catalog.snapshot.prompts, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
         prompts: page.map(({ publicName, descriptor: { timeoutMs: _t, completable: _k, name: _n, ...prompt } }) => ({
@@ -240,10 +243,11 @@ export class Operations {
     return this.resources.resolve(uri) !== undefined;
   }
 
-  private async executeToolCall(
-    { name, arguments: args, requestId, idempotencyKey }: OperationOf<'tools/call'>,
-    context: OperationContext,
-  ): Promise<CallToolResult> {
+  private async executeToolCall({
+    operation: { name, arguments: args, requestId, idempotencyKey },
+    context,
+    served,
+  }: OperationRequest<OperationOf<'tools/call'>>): Promise<CallToolResult> {
     const tool = this.catalog.snapshot.tool(name);
     if (!tool) throw new RpcError(RPC.InvalidParams, `Unknown tool: ${name}`);
     const input = args ?? {};
@@ -268,6 +272,7 @@ export class Operations {
             : idempotencyKeyOf({ sessionId: context.sessionId, requestId, idempotencyKey }),
         arguments: input,
         timeoutMs: tool.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+        served,
         ...this.backChannel(context),
       });
       const result = this.results.check(name, tool.descriptor.outputSchema, reply);

@@ -48,6 +48,8 @@ export interface CallOptions {
   logLevel?: LogLevel;
   /** Aborts the call (client cancellation); the service is told to stop. */
   signal?: AbortSignal;
+  /** Told which revision of the service answered (a successful reply's `revision`). */
+  served?: { revision?: string };
 }
 
 /** Codes that say a service is in trouble; the circuit breaker counts them (not the domain errors). */
@@ -59,7 +61,7 @@ const BUS_RECONNECT_WAIT_MS = 1_000;
 type Attempt = () => Promise<unknown>;
 
 /** `{ ok: true, result }`, as `CallReplySchema` accepts it. */
-function isSuccess(reply: unknown): reply is { ok: true; result: unknown } {
+function isSuccess(reply: unknown): reply is { ok: true; result: unknown; revision?: string } {
   return typeof reply === 'object' && reply !== null && (reply as { ok?: unknown }).ok === true && 'result' in reply;
 }
 
@@ -279,7 +281,10 @@ export class ServiceClient {
       });
       const reply = decodeJson(msg.data);
       // A success is checked by hand (the schema costs more than the rest of the reply's handling).
-      if (isSuccess(reply)) return reply.result;
+      if (isSuccess(reply)) {
+        if (options.served) options.served.revision = typeof reply.revision === 'string' ? reply.revision : undefined;
+        return reply.result;
+      }
       const parsed = CallReplySchema.safeParse(reply);
       if (!parsed.success) throw new InternalError(`Malformed reply from service ${options.service}`);
       if (!parsed.data.ok) throw FabricError.fromWire(parsed.data.error);

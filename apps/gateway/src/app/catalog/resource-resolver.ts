@@ -1,13 +1,14 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { UriTemplate } from '@modelcontextprotocol/sdk/shared/uriTemplate.js';
-import type { CallRequest } from '@fabric/contracts';
-import { CatalogService } from '../catalog/catalog.service';
-import type { CatalogTemplate } from '../catalog/catalog.snapshot';
+import type { CachePolicy, CallRequest } from '@fabric/contracts';
+import { CatalogService } from './catalog.service';
+import type { CatalogTemplate } from './catalog.snapshot';
 
 /** The service and handler that serve a resource URI. */
 export interface ResolvedResource extends Pick<CallRequest, 'name' | 'params'> {
   service: string;
   timeoutMs?: number;
+  cache?: CachePolicy;
 }
 
 /** Finds who serves a URI: a fixed resource first, then the first matching template of the catalog. */
@@ -20,8 +21,10 @@ export class ResourceResolver {
   resolve(uri: string): ResolvedResource | undefined {
     const snapshot = this.catalog.snapshot;
     const resource = snapshot.resource(uri);
-    if (resource)
-      return { service: resource.service, name: resource.descriptor.name, timeoutMs: resource.descriptor.timeoutMs };
+    if (resource) {
+      const { name, timeoutMs, cache } = resource.descriptor;
+      return { service: resource.service, name, timeoutMs, cache };
+    }
     for (const template of snapshot.templates) {
       const params = this.uriTemplateOf(template).match(uri);
       if (params)
@@ -30,6 +33,7 @@ export class ResourceResolver {
           name: template.descriptor.name,
           params: decodeParams(params),
           timeoutMs: template.descriptor.timeoutMs,
+          cache: template.descriptor.cache,
         };
     }
     return undefined;
