@@ -239,9 +239,17 @@ describe('FabricServer on NATS', () => {
     await client?.close();
   });
 
-  it('answers a tool call with { ok: true, result }', async () => {
+  it('answers a tool call with { ok: true, result, revision }, the revision of its manifest', async () => {
     const reply = await call('kit', toolCall('echo', { arguments: { text: 'hello fabric' } }));
-    expect(reply).toEqual({ ok: true, result: { content: [{ type: 'text', text: 'hello fabric' }] } });
+    const announcement = await waitFor('an announcement', () =>
+      announcements.find((candidate) => candidate.manifest.service === 'kit'),
+    );
+    expect(announcement.manifest.revision).toEqual(expect.any(String));
+    expect(reply).toEqual({
+      ok: true,
+      result: { content: [{ type: 'text', text: 'hello fabric' }] },
+      revision: announcement.manifest.revision,
+    });
   });
 
   it('announces its manifest as ready when it starts', async () => {
@@ -371,6 +379,7 @@ describe('FabricServer on NATS', () => {
           reply: {
             ok: true,
             result: { content: [{ type: 'text', text: 'model: hi there; user: accept {"name":"Ada"}' }] },
+            revision: expect.any(String),
           },
         },
       ]);
@@ -471,7 +480,7 @@ describe('FabricServer on NATS', () => {
     await waitFor('the goodbye', () => goodbyes.find((goodbye) => goodbye.instanceId === drainer.instanceId));
     drainer.probe.held.get(request.id)!();
 
-    expect(await pending).toEqual({ ok: true, result: { content: [{ type: 'text', text: 'released' }] } });
+    expect(await pending).toMatchObject({ ok: true, result: { content: [{ type: 'text', text: 'released' }] } });
     await closing;
     await expect(
       client.request(
