@@ -7,14 +7,16 @@ import { parseArgs } from 'node:util';
 import { removeNamespaces } from './lib/fabric.mjs';
 import { PIN_LAYOUTS } from './lib/pinning.mjs';
 import { ROOT, killAll, killAllOnExit } from './lib/processes.mjs';
+import { cache } from './scenarios/cache.mjs';
 import { peers } from './scenarios/peers.mjs';
 import { scaling } from './scenarios/scaling.mjs';
 import { soak } from './scenarios/soak.mjs';
 
 // A scenario is { name, summary, run({ quick, pin, namespacePrefix, log }) → { failed, markdown } }: it
 // starts and kills its own processes, logs as it goes, and returns its report ({ failed, markdown,
-// artifacts: [{ file, content }] }); `failed` means no result.
-const SCENARIOS = [peers, soak, scaling];
+// artifacts: [{ file, content }] }); `failed` means no result. An optional `cleanUp(namespacePrefix)`
+// removes what the scenario keeps outside NATS (Redis keys), also after an interruption.
+const SCENARIOS = [peers, soak, scaling, cache];
 // What `npm run bench` runs without --scenario (or --soak).
 const DEFAULT_SCENARIOS = ['peers'];
 const RESULTS = path.join(ROOT, 'bench/results');
@@ -66,9 +68,18 @@ async function main() {
   let cleaned;
   const cleanUp = () =>
     (cleaned ??= killAll().then(() =>
-      removeNamespaces(namespacePrefix).catch((error) =>
-        console.error(`could not remove the NATS streams of ${namespacePrefix}: ${error.message}`),
-      ),
+      Promise.all([
+        removeNamespaces(namespacePrefix).catch((error) =>
+          console.error(`could not remove the NATS streams of ${namespacePrefix}: ${error.message}`),
+        ),
+        ...scenarios.map((scenario) =>
+          scenario
+            .cleanUp?.(namespacePrefix)
+            .catch((error) =>
+              console.error(`${scenario.name}: could not clean up after ${namespacePrefix}: ${error.message}`),
+            ),
+        ),
+      ]),
     ));
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
     // Once: a second Ctrl-C ends the runner at once (the exit hook still kills the processes).

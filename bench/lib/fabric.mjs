@@ -12,6 +12,30 @@ export function localNatsServerPid() {
   return ['127.0.0.1', 'localhost', '[::1]'].includes(hostname) ? findNatsServerPid() : undefined;
 }
 
+/**
+ * The sum over all label sets of each metric in `names`, from the Prometheus text of `baseUrl`/metrics;
+ * a metric the server does not declare at all is undefined (one declared but never counted is 0).
+ */
+export async function metricTotals(baseUrl, names) {
+  const lines = (await (await fetch(`${baseUrl}/metrics`)).text()).split('\n');
+  return Object.fromEntries(
+    names.map((name) => {
+      let total;
+      for (const line of lines) {
+        if (line.startsWith(`# TYPE ${name} `)) total ??= 0;
+        else if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) total = (total ?? 0) + sampleValue(line);
+      }
+      return [name, total];
+    }),
+  );
+}
+
+/** The value of a Prometheus sample line (`name{labels} value [timestamp]`; label values may hold spaces). */
+function sampleValue(line) {
+  const rest = line.includes('{') ? line.slice(line.lastIndexOf('}') + 1) : line.slice(line.indexOf(' '));
+  return Number(rest.trim().split(' ')[0]);
+}
+
 /** Live instances of `service` in the gateway's catalog, from its `/metrics`. */
 async function instancesSeen(gateway, service) {
   const text = await (await fetch(`${gateway.url}/metrics`)).text();

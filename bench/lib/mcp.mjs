@@ -62,6 +62,23 @@ export async function listTools(url, headers) {
   return names;
 }
 
+/** Calls tool `name` once on the session and returns its result; throws on a JSON-RPC error or an `isError` result. */
+export async function callTool(url, headers, name, args, id) {
+  const { response, body } = await post(
+    url,
+    { jsonrpc: '2.0', id, method: 'tools/call', params: { name, arguments: args } },
+    headers,
+  );
+  const message = parseMessage(body, response.headers.get('content-type'), id);
+  if (!message?.result || message.result.isError === true) throw new Error(`${name} failed: ${body.slice(0, 300)}`);
+  return message.result;
+}
+
+/** The text of a tool result, as the load generator compares it. */
+export function resultText(result) {
+  return (result.content ?? []).map((block) => block.text ?? '').join('\n');
+}
+
 /** The body of a tools/call request, with ID_PLACEHOLDER where the load generator puts each request's id. */
 export function toolsCallTemplate(name, args) {
   return JSON.stringify({ jsonrpc: '2.0', id: '__ID__', method: 'tools/call', params: { name, arguments: args } });
@@ -97,7 +114,7 @@ export function checkToolResult(status, body, contentType, id, expectText) {
   if (message.error || !message.result) return { kind: 'rpc', detail: JSON.stringify(message).slice(0, 200) };
   if (message.id !== id) return { kind: 'body', detail: `answer to id ${message.id} instead of ${id}` };
   if (message.result.isError === true) return { kind: 'isError', detail: JSON.stringify(message.result).slice(0, 200) };
-  const text = (message.result.content ?? []).map((block) => block.text ?? '').join('\n');
+  const text = resultText(message.result);
   if (text !== expectText)
     return {
       kind: 'body',

@@ -8,7 +8,7 @@ import { BenchProcess, ROOT, freePort } from './processes.mjs';
 const PEERS = path.join(ROOT, 'bench/peers');
 
 /** A peer: one server process (and what it spawns) on a free port, answering MCP at /mcp. */
-async function startPeer({ name, script, args = [], env = {}, cpuList, portArgs }) {
+export async function startPeer({ name, script, args = [], env = {}, cpuList, portArgs }) {
   const port = await freePort();
   const server = BenchProcess.spawn({
     name,
@@ -29,21 +29,31 @@ async function startPeer({ name, script, args = [], env = {}, cpuList, portArgs 
 
 /**
  * The fabric as the peers scenario runs it: a private nats-server pinned with the other servers (its CPU
- * counts, the machine's is left alone), one bench service replica (the testbed app, named `bench`), one
- * gateway. Returns the MCP URL, the processes and `stop()`.
+ * counts, the machine's is left alone), one service replica (by default the testbed app, named `bench`),
+ * one gateway; `env` goes to both, `serviceEnv`/`gatewayEnv` to one. Returns the MCP URL, the processes
+ * and `stop()`.
  */
-export async function startFabricSetup({ cpuList, namespace, layout, env = {} }) {
+export async function startFabricSetup({
+  cpuList,
+  namespace,
+  layout,
+  env = {},
+  app = 'testbed-service',
+  service = 'bench',
+  serviceEnv = { TESTBED_SERVICE_NAME: 'bench' },
+  gatewayEnv = {},
+}) {
   const nats = await startNatsServer({ cpuList });
   try {
     const fabric = await startFabric({
-      app: 'testbed-service',
-      service: 'bench',
+      app,
+      service,
       replicas: 1,
       namespace,
       layout,
       natsUrl: nats.url,
-      serviceEnv: { TESTBED_SERVICE_NAME: 'bench', HEARTBEAT_MS: '500', ...env },
-      gatewayEnv: { DISCOVERY_WAIT_MS: '1000', ...env },
+      serviceEnv: { HEARTBEAT_MS: '500', ...serviceEnv, ...env },
+      gatewayEnv: { DISCOVERY_WAIT_MS: '1000', ...gatewayEnv, ...env },
     });
     return {
       url: fabric.mcpUrl,

@@ -3,34 +3,21 @@
 import { groupedBarChart } from '../lib/chart.mjs';
 import { LoadGenerator } from '../lib/load.mjs';
 import { listTools, openSession, toolsCallTemplate } from '../lib/mcp.mjs';
+import { aggregate, measureConcurrencies, row, schedule, tally } from '../lib/measure.mjs';
 import { cpuFor, pinLayout } from '../lib/pinning.mjs';
-import { machineBusyMs } from '../lib/processes.mjs';
 import { fixed, machineLine, markdownTable, textTable } from '../lib/report.mjs';
 import { SETUPS } from '../lib/setups.mjs';
-import { median } from '../lib/stats.mjs';
 
 const CONCURRENCY = [1, 16, 64];
 const TEXT = 'hello from the bench';
 // At c=64 the fabric must reach this multiple of the SDK's stateful server and beat every peer.
 const GOAL = { against: 'sdk-stateful', ratio: 2.5, loggingRatio: 0.9 };
-const NOISY_CORES = 0.25;
 
 const MODES = {
   // Warm-up counts calls: fresh processes need a few thousand before the JIT settles.
   default: { repetitions: 3, warmupCalls: 5_000, durationSec: 5 },
   quick: { repetitions: 2, warmupCalls: 1_500, durationSec: 1 },
 };
-
-/** A B C …, then … C B A: every setup meets early and late parts of the run alike. */
-function schedule(repetitions) {
-  return Array.from({ length: repetitions }, (_, rep) =>
-    (rep % 2 ? [...SETUPS].reverse() : SETUPS).map((setup) => ({ rep, setup })),
-  ).flat();
-}
-
-function serverCpuMs(started) {
-  return started.processes.reduce((sum, server) => sum + server.cpuTimeMs(), 0);
-}
 
 /** One setup, fresh: warm-up, then each concurrency measured for the mode's duration. */
 async function measureSetup({ rep, setup, mode, layout, load, namespace, log }) {
@@ -45,74 +32,19 @@ async function measureSetup({ rep, setup, mode, layout, load, namespace, log }) 
       bodyTemplate: toolsCallTemplate(setup.tool, { text: TEXT }),
       expectText: TEXT,
     };
-    const warmup = await load.run({ ...options, connections: 16, amount: mode.warmupCalls });
-    const measurements = [];
-    const order = rep % 2 ? [...CONCURRENCY].reverse() : CONCURRENCY;
-    for (const connections of order) {
-      let before;
-      let after;
-      const snapshot = () => ({ servers: serverCpuMs(started), load: load.cpuTimeMs(), machine: machineBusyMs() });
-      const result = await load.run(
-        { ...options, connections, durationSec: mode.durationSec },
-        { onWindowOpen: () => (before = snapshot()), onWindowClosed: () => (after = snapshot()) },
-      );
-      const servers = after.servers - before.servers;
-      const loadMs = after.load - before.load;
-      const measurement = {
-        rep,
-        setup: setup.name,
-        connections,
-        rps: result.rps,
-        latency: result.latency,
-        errorCount: result.errorCount + (measurements.length === 0 ? warmup.errorCount : 0),
-        firstError: result.firstError ?? warmup.firstError,
-        cpuPerCall: servers / result.ok,
-        serverCores: servers / result.windowMs,
-        loadCores: loadMs / result.windowMs,
-        otherCores: Math.max(0, (after.machine - before.machine - servers - loadMs) / result.windowMs),
-      };
-      log(
-        `  rep ${rep + 1} ${setup.name.padEnd(17)} c=${String(connections).padEnd(2)}: ${fixed(result.rps, 0).padStart(5)} calls/s, ` +
-          `p50 ${fixed(result.latency.p50, 2)} ms, p99 ${fixed(result.latency.p99, 2)} ms, ` +
-          `server CPU ${fixed(measurement.cpuPerCall, 3)} ms/call (${fixed(measurement.serverCores, 2)} core), ` +
-          `load ${fixed(measurement.loadCores, 2)} core, errors ${measurement.errorCount}` +
-          (measurement.otherCores > NOISY_CORES
-            ? `, other processes ${fixed(measurement.otherCores, 2)} core (NOISY)`
-            : '') +
-          (measurement.firstError ? ` (first: ${measurement.firstError})` : ''),
-      );
-      measurements.push(measurement);
-    }
-    return measurements;
+    return await measureConcurrencies({
+      rep,
+      name: setup.name,
+      started,
+      options,
+      concurrency: CONCURRENCY,
+      mode,
+      load,
+      log,
+    });
   } finally {
     await started.stop();
   }
-}
-
-/** Medians per setup and concurrency over the repetitions. */
-function aggregate(measurements) {
-  return SETUPS.flatMap((setup) =>
-    CONCURRENCY.map((connections) => {
-      const runs = measurements.filter((m) => m.setup === setup.name && m.connections === connections);
-      const pick = (select) => median(runs.map(select));
-      return {
-        setup: setup.name,
-        connections,
-        rps: pick((m) => m.rps),
-        perRep: runs.map((m) => m.rps),
-        p50: pick((m) => m.latency.p50),
-        p99: pick((m) => m.latency.p99),
-        cpuPerCall: pick((m) => m.cpuPerCall),
-        serverCores: pick((m) => m.serverCores),
-        loadCores: pick((m) => m.loadCores),
-        errors: runs.reduce((sum, m) => sum + m.errorCount, 0),
-      };
-    }),
-  );
-}
-
-function row(rows, setup, connections) {
-  return rows.find((r) => r.setup === setup && r.connections === connections);
 }
 
 function verdictOf(rows, errors, firstError) {
@@ -212,7 +144,7 @@ export const peers = {
   async run({ quick, pin, namespacePrefix, log }) {
     const mode = quick ? MODES.quick : MODES.default;
     const layout = pinLayout(pin ?? this.defaultPin);
-    const plan = schedule(mode.repetitions);
+    const plan = schedule(SETUPS, mode.repetitions);
     log(`peers: ${this.summary}`);
     log(
       `  ${mode.repetitions} repetitions, warm-up ${mode.warmupCalls} calls, ${mode.durationSec} s per concurrency; pinning: ${layout.name} (${layout.text})`,
@@ -228,13 +160,9 @@ export const peers = {
     } finally {
       await load.stop();
     }
-    const errors = measurements.reduce((sum, m) => sum + m.errorCount, 0);
-    const noisy = measurements.filter((m) => m.otherCores > NOISY_CORES).length;
-    const noise =
-      `${noisy} of ${measurements.length} measurements had other processes on the machine using more than ${NOISY_CORES} core` +
-      (noisy > 0 ? ': rerun on a quieter machine before trusting small differences' : '');
-    const rows = aggregate(measurements);
-    const verdict = verdictOf(rows, errors, measurements.find((m) => m.firstError)?.firstError);
+    const { errors, firstError, noise } = tally(measurements);
+    const rows = aggregate(measurements, SETUPS, CONCURRENCY);
+    const verdict = verdictOf(rows, errors, firstError);
     const { text, markdown, artifacts } = render({ rows, verdict, noise, quick, mode, plan, layout });
     log('');
     log(text);
