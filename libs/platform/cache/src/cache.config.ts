@@ -23,8 +23,7 @@ export const cacheEnvShape = {
   CACHE_HEARTBEAT_MS: intEnv(2_000, 100),
 };
 
-const cacheEnvSchema = z.object(cacheEnvShape);
-export type CacheEnv = z.infer<typeof cacheEnvSchema>;
+export type CacheEnv = z.infer<z.ZodObject<typeof cacheEnvShape>>;
 
 /** What a `Cache` is built from (`Cache.fromEnv` fills it from `CacheEnv`). */
 export interface CacheOptions {

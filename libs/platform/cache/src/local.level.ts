@@ -75,6 +75,8 @@ export class LocalLevel {
       maxSize: options.maxBytes,
       maxEntrySize: this.maxEntryBytes,
       perf: { now: options.now },
+      // No cached clock: its 1 ms timer would also keep stale reads of a moved test clock.
+      ttlResolution: 0,
       dispose: (entry, fullKey, reason) => {
         this.unindex(fullKey, entry);
         if (reason !== 'set') options.metrics.evicted(reason);
