@@ -78,6 +78,51 @@ describe('NatsClient requests and the per-turn outbox (against the machine NATS)
     subscription.unsubscribe();
   });
 
+  it('requestManyJson gathers replies until the predicate says done, well before maxWait', async () => {
+    const subject = `${prefix}.many`;
+    const subscriptions = ['a', 'b', 'c'].map((member) =>
+      responder.subscribe(subject, (msg) => responder.respond(msg, encodeJson({ member }))),
+    );
+    await responder.connection.flush();
+    const started = Date.now();
+    const replies = await requester.requestManyJson(
+      subject,
+      {},
+      { maxWaitMs: 10_000, until: (gathered) => gathered.length === 3 },
+    );
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect((replies as { member: string }[]).map((reply) => reply.member).sort()).toEqual(['a', 'b', 'c']);
+    for (const subscription of subscriptions) subscription.unsubscribe();
+  });
+
+  it('requestManyJson returns what came by maxWait when the predicate is never satisfied', async () => {
+    const subject = `${prefix}.many-partial`;
+    const subscription = responder.subscribe(subject, (msg) => responder.respond(msg, encodeJson({ member: 'a' })));
+    await responder.connection.flush();
+    const started = Date.now();
+    const replies = await requester.requestManyJson(
+      subject,
+      {},
+      { maxWaitMs: 300, until: (gathered) => gathered.length === 2 },
+    );
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    expect(replies).toEqual([{ member: 'a' }]);
+    subscription.unsubscribe();
+  });
+
+  it('requestManyJson stops after replies stall, and gives none at once when nobody listens', async () => {
+    const subject = `${prefix}.many-stall`;
+    const subscription = responder.subscribe(subject, (msg) => responder.respond(msg, encodeJson({ member: 'a' })));
+    await responder.connection.flush();
+    const started = Date.now();
+    expect(await requester.requestManyJson(subject, {}, { maxWaitMs: 10_000, stallMs: 100 })).toEqual([
+      { member: 'a' },
+    ]);
+    expect(await requester.requestManyJson(`${prefix}.many-nobody`, {}, { maxWaitMs: 10_000 })).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(5_000);
+    subscription.unsubscribe();
+  });
+
   it('sends what is queued when it closes, and fails the requests still waiting', async () => {
     const client = await NatsClient.connect({ url: NATS_URL, name: 'nats-client-spec-closing' });
     const received: unknown[] = [];

@@ -3,7 +3,6 @@ import {
   createInbox,
   Events,
   headers as natsHeaders,
-  RequestStrategy,
   nanos,
   type JetStreamManager,
   type Msg,
@@ -14,7 +13,7 @@ import {
 import { KvBucket } from './kv-bucket';
 import { NatsClosedError, NatsUnreachableError, NoRespondersError, RequestTimeoutError } from './nats.errors';
 import type { JetStreamContext } from './jetstream-context';
-import { isNoResponders, retryTransient } from './nats-failures';
+import { retryTransient } from './nats-failures';
 import { RetainedStream } from './retained-stream';
 import { ensureStream } from './stream-setup';
 
@@ -43,6 +42,15 @@ export interface KvBucketOptions {
 export interface RequestOptions {
   timeoutMs: number;
   headers?: Record<string, string>;
+}
+
+export interface RequestManyOptions {
+  /** The longest the replies are gathered. */
+  maxWaitMs: number;
+  /** Stop this long after the last reply (none: wait for `until` or `maxWaitMs`). */
+  stallMs?: number;
+  /** Stop as soon as this says the replies gathered so far are all that is needed. */
+  until?: (replies: readonly unknown[]) => boolean;
 }
 
 export type MessageHandler = (msg: Msg) => void | Promise<void>;
@@ -311,31 +319,42 @@ export class NatsClient {
     else request.reject(error);
   }
 
-  /** Sends one request and collects every reply that arrives until replies stall or `maxWaitMs` passes. */
-  async requestManyJson(
-    subject: string,
-    value: unknown,
-    options: { maxWaitMs: number; stallMs: number },
-  ): Promise<unknown[]> {
+  /**
+   * Sends one request and collects the replies until `until(replies)` says it has them all, replies stall for
+   * `stallMs` after the last one, or `maxWaitMs` passes; nobody listening gives no replies.
+   */
+  requestManyJson(subject: string, value: unknown, options: RequestManyOptions): Promise<unknown[]> {
     const replies: unknown[] = [];
-    try {
-      const iterator = await this.connection.requestMany(subject, encodeJson(value), {
-        strategy: RequestStrategy.JitterTimer,
-        maxWait: options.maxWaitMs,
-        jitter: options.stallMs,
+    if (options.until?.(replies)) return Promise.resolve(replies);
+    return new Promise<unknown[]>((resolve) => {
+      let stallTimer: NodeJS.Timeout | undefined;
+      const finish = () => {
+        clearTimeout(overall);
+        clearTimeout(stallTimer);
+        subscription.unsubscribe();
+        resolve(replies);
+      };
+      const overall = setTimeout(finish, Math.max(1, Math.floor(options.maxWaitMs)));
+      const inbox = createInbox();
+      const subscription = this.connection.subscribe(inbox, {
+        callback: (error, msg) => {
+          if (error) return finish();
+          // No payload and status 503: the server says nobody subscribes to the subject.
+          if (msg.data.length === 0) return msg.headers?.code === 503 ? finish() : undefined;
+          try {
+            replies.push(decodeJson(msg.data));
+          } catch {
+            return; // a malformed reply is one instance's problem, not this caller's
+          }
+          if (options.until?.(replies)) return finish();
+          if (options.stallMs !== undefined) {
+            clearTimeout(stallTimer);
+            stallTimer = setTimeout(finish, options.stallMs);
+          }
+        },
       });
-      for await (const msg of iterator) {
-        if (msg.data.length === 0) continue;
-        try {
-          replies.push(decodeJson(msg.data));
-        } catch {
-          // a malformed reply is one instance's problem, not this caller's
-        }
-      }
-    } catch (error) {
-      if (!isNoResponders(error)) throw error;
-    }
-    return replies;
+      this.enqueue({ subject, data: encodeJson(value), reply: inbox, failed: finish });
+    });
   }
 
   /** Subscribes a handler; `queue` joins a queue group so that replicas share the messages. */

@@ -42,6 +42,15 @@ export class HealthController {
           return indicator.down({ message: error instanceof Error ? error.message : String(error) });
         }
       }),
+      ...this.readiness.detailEntries().map(([name, detail]): HealthIndicatorFunction => () => {
+        const indicator = this.indicators.check(name);
+        try {
+          return indicator.up({ ...detail() });
+        } catch (error) {
+          // A detail is informative only: one that cannot be read still leaves the process ready.
+          return indicator.up({ error: error instanceof Error ? error.message : String(error) });
+        }
+      }),
     ];
     return this.health.check(checks);
   }

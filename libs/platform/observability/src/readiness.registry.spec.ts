@@ -25,3 +25,14 @@ describe('ReadinessRegistry.failing', () => {
     expect(await registry.failing(1_000)).toEqual([]);
   });
 });
+
+describe('ReadinessRegistry details', () => {
+  it('keeps details apart from checks, so they never count as failing', async () => {
+    const registry = new ReadinessRegistry();
+    registry.register('nats', () => undefined);
+    registry.registerDetail('cache', () => ({ redis: 'down' }));
+    expect(await registry.failing(1_000)).toEqual([]);
+    expect(registry.entries().map(([name]) => name)).toEqual(['nats']);
+    expect(registry.detailEntries().map(([name, detail]) => [name, detail()])).toEqual([['cache', { redis: 'down' }]]);
+  });
+});

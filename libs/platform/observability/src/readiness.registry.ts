@@ -3,15 +3,28 @@ import { Injectable } from '@nestjs/common';
 /** A dependency the app needs to serve traffic; resolves when it is usable, throws (with a reason) when not. */
 export type ReadinessCheck = () => Promise<void> | void;
 
+/** Facts shown beside the readiness checks (a cache's state): never make the process unready. */
+export type ReadinessDetail = () => object;
+
 /** Named readiness checks, registered by the modules that own each dependency (NATS, database, catalog…). */
 @Injectable()
 export class ReadinessRegistry {
   private readonly checks = new Map<string, ReadinessCheck>();
+  private readonly details = new Map<string, ReadinessDetail>();
   private stopping = false;
 
   /** Adds or replaces the check called `name`. */
   register(name: string, check: ReadinessCheck): void {
     this.checks.set(name, check);
+  }
+
+  /** Adds or replaces the detail called `name`: `/readyz` shows it as an `up` indicator with its object. */
+  registerDetail(name: string, detail: ReadinessDetail): void {
+    this.details.set(name, detail);
+  }
+
+  detailEntries(): [string, ReadinessDetail][] {
+    return [...this.details.entries()];
   }
 
   /** Marks the process as stopping: from now on it reports not ready, so load balancers stop sending work. */
