@@ -21,3 +21,6 @@ export { FabricServer } from './lib/fabric.server';
 export { HandlerTable, DuplicateHandlerError } from './lib/handler.table';
 export { serviceEnvSchema } from './lib/kit.config';
 export type { ServiceEnv } from './lib/kit.config';
+export { ServiceCache } from './lib/service.cache';
+export type { InnerCachePolicy, Invalidation } from './lib/service.cache';
+export { CachePolicyError } from './lib/cache.declarations';

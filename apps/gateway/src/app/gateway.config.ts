@@ -1,10 +1,12 @@
 import { z } from 'zod';
 import { baseEnvSchema, boolEnv, intEnv, listEnv } from '@fabric/platform-config';
+import { cacheEnvShape } from '@fabric/platform-cache';
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');
 
 /** Environment of the gateway (see the README's configuration table). */
 export const gatewayEnvSchema = baseEnvSchema.extend({
+  ...cacheEnvShape,
   /** Origins allowed to call `/mcp` from a browser; empty: localhost origins only. `*` allows any. */
   ALLOWED_ORIGINS: listEnv(),
   /** Host header values accepted (DNS-rebinding protection); empty: any host. */

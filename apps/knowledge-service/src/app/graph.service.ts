@@ -72,13 +72,23 @@ export class GraphService {
     }, signal);
   }
 
-  /** Deletes the named entities, their observations and every relation touching them; reports which names matched. */
-  deleteEntities(names: string[], signal?: AbortSignal): Promise<{ deleted: string[]; notFound: string[] }> {
+  /**
+   * Deletes the named entities, their observations and every relation touching them; reports which names
+   * matched, and the other entities that lost a relation with them (`touched`).
+   */
+  deleteEntities(
+    names: string[],
+    signal?: AbortSignal,
+  ): Promise<{ deleted: string[]; notFound: string[]; touched: string[] }> {
     return this.repository.write(async (tx) => {
+      const { relations } = await tx.graph({ names: unique(names) });
       const deleted = await tx.deleteEntities(unique(names));
       return {
         deleted: names.filter((name) => deleted.has(name)),
         notFound: names.filter((name) => !deleted.has(name)),
+        touched: unique(relations.flatMap((relation) => [relation.from, relation.to])).filter(
+          (name) => !deleted.has(name),
+        ),
       };
     }, signal);
   }

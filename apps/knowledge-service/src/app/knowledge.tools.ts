@@ -50,6 +50,18 @@ const READ: ToolAnnotations = {
 };
 
 const ENTITY_TEMPLATE = 'entity';
+
+// What a write invalidates: `graph` (the whole graph and every search, which any change may alter) and
+// `entity:<name>` for each entity whose own view changed (open_nodes and the entity resource show an
+// entity with the relations touching it). Reads are kept for a minute at most, invalidated at once.
+const CACHE_TTL_MS = 60_000;
+const GRAPH = 'graph';
+const entityTag = (name: string) => `entity:${name}`;
+
+/** The tags of a write that changed these entities (none changed: nothing to invalidate). */
+function changed(names: string[]): string[] {
+  return names.length === 0 ? [] : [GRAPH, ...new Set(names.map(entityTag))];
+}
 const SUMMARIZE_PROMPT = 'summarize_entity';
 
 /** The knowledge graph over MCP: the nine tools of the reference memory server, plus a resource per entity and a prompt. */
@@ -68,6 +80,7 @@ export class KnowledgeTools {
   async createEntities(args: { entities: Entity[] }, ctx: CallContext): Promise<ToolResult> {
     // Like the reference, only the entities created: one whose name was taken is left out, unannounced.
     const entities = await this.graph.createEntities(args.entities, ctx.signal);
+    await ctx.cache.invalidate({ tags: changed(entities.map((entity) => entity.name)) });
     return { content: [text(JSON.stringify(entities, null, 2))], structuredContent: { entities } };
   }
 
@@ -82,6 +95,7 @@ export class KnowledgeTools {
   })
   async createRelations(args: { relations: Relation[] }, ctx: CallContext): Promise<ToolResult> {
     const relations = await this.graph.createRelations(args.relations, ctx.signal);
+    await ctx.cache.invalidate({ tags: changed(relations.flatMap((relation) => [relation.from, relation.to])) });
     return { content: [text(JSON.stringify(relations, null, 2))], structuredContent: { relations } };
   }
 
@@ -95,6 +109,9 @@ export class KnowledgeTools {
   })
   async addObservations(args: { observations: ObservationAddition[] }, ctx: CallContext): Promise<ToolResult> {
     const results = await this.graph.addObservations(args.observations, ctx.signal);
+    await ctx.cache.invalidate({
+      tags: changed(results.filter((result) => result.addedObservations.length > 0).map((result) => result.entityName)),
+    });
     return { content: [text(JSON.stringify(results, null, 2))], structuredContent: { results } };
   }
 
@@ -107,7 +124,8 @@ export class KnowledgeTools {
     annotations: DELETE,
   })
   async deleteEntities(args: { entityNames: string[] }, ctx: CallContext): Promise<ToolResult> {
-    const { deleted, notFound } = await this.graph.deleteEntities(args.entityNames, ctx.signal);
+    const { deleted, notFound, touched } = await this.graph.deleteEntities(args.entityNames, ctx.signal);
+    await ctx.cache.invalidate({ tags: changed([...deleted, ...touched]) });
     return deletionStatus(
       notFound.length === 0
         ? 'Entities deleted successfully'
@@ -125,6 +143,12 @@ export class KnowledgeTools {
   })
   async deleteObservations(args: { deletions: ObservationDeletion[] }, ctx: CallContext): Promise<ToolResult> {
     const { deletedCount, missingEntities } = await this.graph.deleteObservations(args.deletions, ctx.signal);
+    if (deletedCount > 0) {
+      const present = args.deletions
+        .map((deletion) => deletion.entityName)
+        .filter((name) => !missingEntities.includes(name));
+      await ctx.cache.invalidate({ tags: changed(present) });
+    }
     const requested = args.deletions.reduce((total, deletion) => total + deletion.observations.length, 0);
     return deletionStatus(
       deletedCount === requested
@@ -144,6 +168,9 @@ export class KnowledgeTools {
   })
   async deleteRelations(args: { relations: Relation[] }, ctx: CallContext): Promise<ToolResult> {
     const { deletedCount } = await this.graph.deleteRelations(args.relations, ctx.signal);
+    if (deletedCount > 0) {
+      await ctx.cache.invalidate({ tags: changed(args.relations.flatMap((relation) => [relation.from, relation.to])) });
+    }
     return deletionStatus(
       deletedCount === args.relations.length
         ? 'Relations deleted successfully'
@@ -158,6 +185,7 @@ export class KnowledgeTools {
     input: z.object({}),
     output: KnowledgeGraphSchema,
     annotations: READ,
+    cache: { ttlMs: CACHE_TTL_MS, tags: [GRAPH] },
   })
   async readGraph(_args: Record<string, never>, ctx: CallContext): Promise<ToolResult> {
     return graphResult(await this.graph.readGraph(ctx.signal));
@@ -170,6 +198,7 @@ export class KnowledgeTools {
     input: z.object({ query: SearchNodesQuerySchema }),
     output: KnowledgeGraphSchema,
     annotations: READ,
+    cache: { ttlMs: CACHE_TTL_MS, tags: [GRAPH] },
   })
   async searchNodes(args: { query: string }, ctx: CallContext): Promise<ToolResult> {
     return graphResult(await this.graph.searchNodes(args.query, ctx.signal));
@@ -182,6 +211,7 @@ export class KnowledgeTools {
     input: z.object({ names: z.array(z.string()).describe('An array of entity names to retrieve') }),
     output: KnowledgeGraphSchema,
     annotations: READ,
+    cache: { ttlMs: CACHE_TTL_MS, tags: [entityTag('{names}')] },
   })
   async openNodes(args: { names: string[] }, ctx: CallContext): Promise<ToolResult> {
     return graphResult(await this.graph.openNodes(args.names, ctx.signal));
@@ -194,6 +224,7 @@ export class KnowledgeTools {
     description:
       'One entity of the knowledge graph: its type, its observations and the relations that start or end at it.',
     mimeType: 'application/json',
+    cache: { ttlMs: CACHE_TTL_MS, tags: [entityTag('{name}')] },
   })
   async readEntity(params: Record<string, string | string[]>, ctx: ResourceContext): Promise<EntityDetails> {
     const name = params['name'];

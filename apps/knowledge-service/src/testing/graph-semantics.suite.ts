@@ -151,8 +151,12 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
     describe('deleteEntities', () => {
       beforeEach(() => seed(graph));
 
-      it('deletes the entities with their observations and every relation touching them', async () => {
-        expect(await graph.deleteEntities(['Alice'])).toEqual({ deleted: ['Alice'], notFound: [] });
+      it('deletes the entities with their observations and every relation touching them, naming the other ends', async () => {
+        expect(await graph.deleteEntities(['Alice'])).toEqual({
+          deleted: ['Alice'],
+          notFound: [],
+          touched: ['Bob', 'Acme Corp'],
+        });
         expect(await graph.readGraph()).toEqual({ entities: [bob, acme], relations: [] });
       });
 
@@ -160,6 +164,7 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
         expect(await graph.deleteEntities(['Bob', 'Zed', 'Yan'])).toEqual({
           deleted: ['Bob'],
           notFound: ['Zed', 'Yan'],
+          touched: ['Alice'],
         });
         expect(await graph.readGraph()).toEqual({ entities: [alice, acme], relations: [aliceWorksAtAcme] });
       });

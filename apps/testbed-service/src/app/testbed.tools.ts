@@ -19,6 +19,7 @@ export class TestbedTools {
   private writes = 0;
   private count = 0;
   private tally = 0;
+  private stamps = 0;
 
   constructor(@Inject(ResourceNotifier) private readonly resources: ResourceNotifier) {}
 
@@ -178,6 +179,42 @@ export class TestbedTools {
   })
   counter(): string {
     return String(this.count);
+  }
+
+  @McpTool({
+    name: 'cached_stamp',
+    description:
+      'Waits `ms` milliseconds, then returns a stamp of this load: how many loads this replica made and its pid. ' +
+      'Cached for a minute per `key` (shared by every caller); `invalidate_stamp` drops it.',
+    input: z.object({ key: z.string(), ms: z.number().int().min(0).max(10_000).default(0) }),
+    annotations: { readOnlyHint: true, idempotentHint: true },
+    cache: { ttlMs: 60_000, key: ['key'], tags: ['stamp:{key}'] },
+  })
+  async cachedStamp(args: { key: string; ms: number }, ctx: CallContext): Promise<string> {
+    await delay(args.ms, undefined, { signal: ctx.signal });
+    return `stamp ${args.key} #${++this.stamps} by ${process.pid}`;
+  }
+
+  @McpTool({
+    name: 'invalidate_stamp',
+    description: 'Drops the cached stamp of `key` everywhere (every gateway and replica), then answers.',
+    input: z.object({ key: z.string() }),
+    annotations: { readOnlyHint: false, idempotentHint: true, destructiveHint: false },
+  })
+  async invalidateStamp(args: { key: string }, ctx: CallContext): Promise<string> {
+    await ctx.cache.invalidate({ tags: [`stamp:${args.key}`] });
+    return `invalidated ${args.key}`;
+  }
+
+  @McpTool({
+    name: 'whoami_cached',
+    description: 'Says which session asked. Cached per caller (principal scope): never shown to another caller.',
+    input: z.object({}),
+    annotations: { readOnlyHint: true },
+    cache: { ttlMs: 60_000, scope: 'principal' },
+  })
+  whoamiCached(_args: Record<string, never>, ctx: CallContext): string {
+    return `session ${ctx.sessionId ?? '(none)'} principal ${ctx.principal?.id ?? '(none)'}`;
   }
 
   @McpResource({ uri: 'testbed://about', name: 'about', description: 'What this service is', mimeType: 'text/plain' })

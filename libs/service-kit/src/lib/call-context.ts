@@ -6,6 +6,7 @@ import type {
   SamplingRequest,
   SamplingResult,
 } from '@fabric/contracts';
+import type { ServiceCache } from './service.cache';
 
 /** What a handler knows about the call it serves, and how it talks to the client that made it. */
 export interface CallContext {
@@ -31,6 +32,11 @@ export interface CallContext {
   sample(request: SamplingRequest): Promise<SamplingResult>;
   /** Asks the user (`elicitation/create`) and waits for the answer; fails when the client cannot elicit. */
   elicit(request: ElicitationRequest): Promise<ElicitationResult>;
+  /**
+   * The service's cache: `getOrSet` for the handler's own expensive reads, `invalidate({ tags, keys })`
+   * after a write (before returning, so that the reply is sent once no replica serves the old value).
+   */
+  readonly cache: Pick<ServiceCache, 'getOrSet' | 'invalidate'>;
 }
 
 /** Context of a resource read: the requested URI and, for a template, its matched variables. */

@@ -120,15 +120,21 @@ const NO_NATS: ChannelNats = {
   request: () => Promise.reject(new Error('a detached context has no NATS')),
 };
 
+/** No cache: every read loads, invalidations drop nothing. */
+const NO_CACHE: CallContext['cache'] = {
+  getOrSet: (_key, load) => load(),
+  invalidate: () => Promise.resolve(),
+};
+
 /**
  * A context with no client, for running a handler outside a fabric call (unit tests): progress and log go
- * nowhere, sample and elicit fail UNAVAILABLE.
+ * nowhere, sample and elicit fail UNAVAILABLE, and the cache (unless given) caches nothing.
  */
 export function detachedCallContext(
-  fields: Partial<Pick<CallContext, 'callId' | 'signal' | 'deadline' | 'principal' | 'sessionId'>> = {},
+  fields: Partial<Pick<CallContext, 'callId' | 'signal' | 'deadline' | 'principal' | 'sessionId' | 'cache'>> = {},
 ): CallContext {
   const signal = fields.signal ?? new AbortController().signal;
   const deadline = fields.deadline ?? Date.now() + 60_000;
   const { progress, log, sample, elicit } = new CallChannel({ deadline }, NO_NATS, signal);
-  return { callId: 'detached', ...fields, signal, deadline, progress, log, sample, elicit };
+  return { callId: 'detached', cache: NO_CACHE, ...fields, signal, deadline, progress, log, sample, elicit };
 }

@@ -23,9 +23,10 @@ import { CallChannel } from './call.channel';
 import { CallDedup } from './call.dedup';
 import { dispatchCall } from './call.dispatcher';
 import { HandlerRegistry } from './handler.registry';
-import { instanceIdOf } from './instance-id';
+import { INSTANCE_ID } from './instance-id';
 import { ReadinessMonitor } from './readiness.monitor';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
+import { ServiceCache } from './service.cache';
 import { toWireError } from './wire-error';
 
 interface InFlight {
@@ -42,7 +43,6 @@ interface InFlight {
 export class FabricServer extends Server implements CustomTransportStrategy, BeforeApplicationShutdown {
   private readonly log = new Logger('FabricServer');
   private readonly subjects: FabricSubjects;
-  readonly instanceId: string;
   private readonly inFlight = new Map<string, InFlight>();
   private requestSubscription?: Subscription;
   private controlSubscriptions: Subscription[] = [];
@@ -63,10 +63,11 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     @Inject(SERVICE_ENV) private readonly env: ServiceEnv,
     @Inject(ReadinessRegistry) private readonly readiness: ReadinessRegistry,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
+    @Inject(ServiceCache) private readonly cache: ServiceCache,
+    @Inject(INSTANCE_ID) readonly instanceId: string,
   ) {
     super();
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
-    this.instanceId = instanceIdOf(env.INSTANCE_ID ?? registry.identity.service, env.WORKER_INDEX);
     this.readinessMonitor = new ReadinessMonitor(
       readiness,
       { intervalMs: env.READINESS_INTERVAL_MS, timeoutMs: env.READINESS_TIMEOUT_MS },
@@ -220,6 +221,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       log: channel.log,
       sample: channel.sample,
       elicit: channel.elicit,
+      cache: this.cache,
     };
     const failed = (error: unknown): CallReply => ({
       ok: false,

@@ -1,5 +1,8 @@
 import { randomBytes } from 'node:crypto';
 
+/** Injection token of this replica's instance id (one per process, made once at start-up). */
+export const INSTANCE_ID = Symbol('INSTANCE_ID');
+
 /**
  * The id of one running replica in the catalog and in the gateway's lost-call probes: a readable base
  * (`INSTANCE_ID`, else the service name), the worker slot under `WORKERS` > 1, and a nonce of this process,

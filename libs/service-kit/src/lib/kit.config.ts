@@ -1,11 +1,13 @@
 import { z } from 'zod';
 import { baseEnvSchema, intEnv } from '@fabric/platform-config';
+import { cacheEnvShape } from '@fabric/platform-cache';
 
 /** Injection token of the validated service environment. */
 export const SERVICE_ENV = Symbol('SERVICE_ENV');
 
 /** Environment of every service built with the kit. */
 export const serviceEnvSchema = baseEnvSchema.extend({
+  ...cacheEnvShape,
   /** Interval of the announcement heartbeat; the gateway drops an instance after three missed beats. */
   HEARTBEAT_MS: intEnv(2_000, 100),
   /**

@@ -6,7 +6,9 @@ import { hostname } from 'node:os';
 import { FabricServer } from './fabric.server';
 import { HandlerRegistry, SERVICE_IDENTITY } from './handler.registry';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
+import { INSTANCE_ID, instanceIdOf } from './instance-id';
 import { ResourceNotifier } from './resource.notifier';
+import { ServiceCache } from './service.cache';
 import type { ServiceIdentity } from './manifest.builder';
 
 /** Everything a domain service needs around its handlers: NATS, discovery, logs, metrics, health. */
@@ -34,11 +36,17 @@ export class ServiceKitModule {
       providers: [
         { provide: SERVICE_IDENTITY, useValue: identity },
         { provide: SERVICE_ENV, useValue: env },
+        {
+          provide: INSTANCE_ID,
+          useFactory: (config: ServiceEnv) => instanceIdOf(config.INSTANCE_ID ?? identity.service, config.WORKER_INDEX),
+          inject: [SERVICE_ENV],
+        },
         HandlerRegistry,
-        FabricServer,
         ResourceNotifier,
+        ServiceCache,
+        FabricServer,
       ],
-      exports: [FabricServer, ResourceNotifier],
+      exports: [FabricServer, ResourceNotifier, ServiceCache],
     };
   }
 }
