@@ -25,9 +25,10 @@ export interface ObservabilityOptions {
 @Module({})
 export class ObservabilityModule {
   static forRoot(options: ObservabilityOptions): DynamicModule {
-    // Written asynchronously: under load the lines of many requests leave in one write. What is still
-    // buffered when the process exits is written synchronously then.
-    const destination = pino.destination({ dest: 1, sync: false });
+    // Written asynchronously, in batches: a write (a syscall through libuv's thread pool) per line would
+    // cost an access-logged request a quarter of its CPU. Lines leave once 4 KB are buffered, or every
+    // 100 ms; what is still buffered when the process exits is written synchronously then.
+    const destination = pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 });
     process.once('exit', () => {
       try {
         destination.flushSync();

@@ -6,11 +6,15 @@ import { ResourceResolver } from '../catalog/resource-resolver';
 import type { OperationContext, OperationRequest } from '../operations/operation';
 import type { PolicyStage } from './policy.stage';
 
+/** Keys up to this long are used as they are; longer ones by their digest. */
+const PLAIN_KEY_MAX = 160;
+
 /** What one cacheable operation is keyed and tagged by. */
 interface EdgeEntry {
   service: string;
   key: string;
-  tags: string[];
+  /** The expanded tags, computed only on a miss (a hit needs none). */
+  tags: () => string[];
   /** Metric label: the public tool name or the resource (template) name. */
   name: string;
   policy: CachePolicy;
@@ -37,7 +41,9 @@ export class CacheStage implements PolicyStage {
     if (!entry) return next();
     return this.cache.space(entry.service).getOrSet(entry.key, next, {
       ttlMs: entry.policy.ttlMs,
-      tags: entry.tags,
+      get tags() {
+        return entry.tags();
+      },
       name: entry.name,
       // Errors are never kept (negative caching is off), nor what another revision of the service produced.
       cacheable: (result) => request.served.revision === entry.revision && !isErrorResult(result),
@@ -52,7 +58,7 @@ export class CacheStage implements PolicyStage {
       return this.entry(tool.service, policy, context, {
         name: operation.name,
         what: `tool\n${tool.descriptor.name}\n${argumentsKey(policy, operation.arguments)}`,
-        tags: expandTags(policy.tags, operation.arguments),
+        tags: () => expandTags(policy.tags, operation.arguments),
       });
     }
     if (operation.kind === 'resources/read') {
@@ -62,7 +68,7 @@ export class CacheStage implements PolicyStage {
       return this.entry(target.service, policy, context, {
         name: target.name,
         what: `resource\n${operation.uri}`,
-        tags: expandTags(policy.tags, target.params),
+        tags: () => expandTags(policy.tags, target.params),
       });
     }
     return undefined;
@@ -72,7 +78,7 @@ export class CacheStage implements PolicyStage {
     service: string,
     policy: CachePolicy,
     context: OperationContext,
-    { name, what, tags }: { name: string; what: string; tags: string[] },
+    { name, what, tags }: { name: string; what: string; tags: () => string[] },
   ): EdgeEntry | undefined {
     // Without a revision the catalog could not tell an old deployment's results from the current one's.
     const revision = this.catalog.snapshot.services.get(service)?.manifest.revision;
@@ -86,8 +92,10 @@ export class CacheStage implements PolicyStage {
       if (!id) return undefined;
       owner = id;
     }
-    const digest = createHash('sha256').update(`${owner}\n${what}`).digest('base64url');
-    return { service, key: `edge:${revision}:${digest}`, tags, name, policy, revision };
+    const identity = `${owner}\n${what}`;
+    const key =
+      identity.length <= PLAIN_KEY_MAX ? identity : createHash('sha256').update(identity).digest('base64url');
+    return { service, key: `edge:${revision}:${key}`, tags, name, policy, revision };
   }
 }
 

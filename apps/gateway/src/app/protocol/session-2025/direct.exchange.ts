@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { SSE_HEADERS, type SseWriter } from '../../http/sse';
 import { RPC, RpcError, rpcErrorResponse } from '../../operations/rpc.error';
+import { successJson } from '../response-json';
 import type { Canceller } from './cancellations';
 
 /** Writes a message on the stream of the request being served. */
@@ -39,8 +40,10 @@ export async function answerDirect({ res, id, openStream, register, work }: Dire
     return writer.write(message);
   };
   let response: JSONRPCMessage;
+  let result: Record<string, unknown> | undefined;
   try {
-    response = { jsonrpc: '2.0', id, result: (await work(controller.signal, emit)) as Record<string, unknown> };
+    result = (await work(controller.signal, emit)) as Record<string, unknown>;
+    response = { jsonrpc: '2.0', id, result };
   } catch (error) {
     const rpc = error instanceof RpcError ? error : new RpcError(RPC.InternalError, 'Internal error');
     response = rpcErrorResponse(id, rpc) as JSONRPCMessage;
@@ -56,5 +59,8 @@ export async function answerDirect({ res, id, openStream, register, work }: Dire
   }
   if (res.destroyed || res.writableEnded) return;
   if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
-  else res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(response));
+  else
+    res
+      .writeHead(200, { 'Content-Type': 'application/json' })
+      .end(result ? successJson(id, result) : JSON.stringify(response));
 }
