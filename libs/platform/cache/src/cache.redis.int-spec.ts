@@ -4,6 +4,7 @@ import Redis from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { setImmediate } from 'node:timers/promises';
 import { Cache } from './cache';
 import type { CacheOptions } from './cache.config';
 
@@ -36,7 +37,7 @@ async function ready(cache: Cache): Promise<void> {
 
 describe('Cache, Redis level (against the machine Redis)', () => {
   const prefix = `cachetest_${randomBytes(4).toString('hex')}:cache`;
-  const admin = new Redis(REDIS_URL);
+  let admin: Redis;
   const caches: Cache[] = [];
   const replica = async (overrides: Partial<CacheOptions> = {}, metrics = new MetricsRegistry()) => {
     const cache = new Cache(options(prefix, overrides), { metrics });
@@ -44,6 +45,10 @@ describe('Cache, Redis level (against the machine Redis)', () => {
     await ready(cache);
     return { cache, space: cache.space('svc'), metrics };
   };
+
+  beforeAll(() => {
+    admin = new Redis(REDIS_URL);
+  });
 
   afterAll(async () => {
     await Promise.all(caches.map((cache) => cache.close()));
@@ -154,16 +159,26 @@ describe('Cache, degraded mode (a private redis-server killed and stopped)', () 
   let port: number;
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-      stdio: 'ignore',
-    });
-    const probe = new Redis(port, '127.0.0.1', {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: () => null,
-    });
-    await eventually(async () => (await probe.connect().then(() => probe.ping())) === 'PONG', 10_000, 'redis-server');
-    probe.disconnect();
+    child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'secret'],
+      {
+        stdio: 'ignore',
+      },
+    );
+    await eventually(
+      async () => {
+        const probe = new Redis({ port, password: 'secret', lazyConnect: true, retryStrategy: () => null });
+        try {
+          await probe.connect();
+          return (await probe.ping()) === 'PONG';
+        } finally {
+          probe.disconnect();
+        }
+      },
+      10_000,
+      'redis-server',
+    );
   };
   const kill = async (signal: NodeJS.Signals) => {
     const exited = new Promise((resolve) => child?.once('exit', resolve));
@@ -200,6 +215,8 @@ describe('Cache, degraded mode (a private redis-server killed and stopped)', () 
     let round = 0;
     const loop = async (until: () => boolean | Promise<boolean>) => {
       while (!(await until())) {
+        // Lets timers and sockets run: with Redis skipped and the loader instant, a round is microtasks only.
+        await setImmediate();
         const key = `k${round++ % 5}`;
         await space
           .getOrSet(key, async () => key, { ttlMs: 60_000 })
