@@ -44,6 +44,7 @@ export class CacheBus {
   private readonly subscriptions: Subscription[] = [];
   private listener?: CacheBusListener;
   private metrics?: CacheMetrics;
+  private logger?: CacheLogger;
   private heartbeat?: NodeJS.Timeout;
   /** When this process announced itself (after a start or a reconnect); the local level waits a beat. */
   private announcedAt?: number;
@@ -78,9 +79,10 @@ export class CacheBus {
   }
 
   /** Called by `Cache.connectBus`: subscribes, announces and starts the heartbeat. */
-  start(listener: CacheBusListener, metrics: CacheMetrics): void {
+  start(listener: CacheBusListener, metrics: CacheMetrics, logger?: CacheLogger): void {
     this.listener = listener;
     this.metrics = metrics;
+    this.logger = this.options.logger ?? logger;
     const { nats, subjects, spaces } = this.options;
     const invalidationSubjects = spaces.includes(ALL_CACHE_SPACES)
       ? [subjects.cacheInvalidateAll]
@@ -153,7 +155,7 @@ export class CacheBus {
     const missing = [...expected].filter((member) => !acked.has(member));
     if (missing.length > 0) {
       this.metrics?.unackedMembers(missing.length);
-      this.options.logger?.warn(
+      this.logger?.warn(
         { invalidation: invalidation.id, space, missing },
         `cache invalidation not acked in ${this.options.invalidationTimeoutMs} ms by ${missing.length} member(s)`,
       );

@@ -28,6 +28,7 @@ export class Cache {
   /** @internal */ readonly metrics: CacheMetrics;
   /** @internal */ readonly now: () => number;
   /** @internal */ bus?: CacheBus;
+  private readonly logger: CacheLogger;
   private readonly spaces = new Map<string, CacheSpaceImpl>();
   private readonly tokenPrefix = randomBytes(6).toString('hex');
   private nextToken = 0;
@@ -38,7 +39,7 @@ export class Cache {
   ) {
     this.now = deps.now ?? Date.now;
     this.metrics = new CacheMetrics(deps.metrics);
-    const logger = deps.logger ?? silent;
+    const logger = (this.logger = deps.logger ?? silent);
     this.local = new LocalLevel({
       maxEntries: options.maxEntries,
       maxBytes: options.maxBytes,
@@ -94,6 +95,7 @@ export class Cache {
         clearAll: () => this.local.clearAll(),
       },
       this.metrics,
+      this.logger,
     );
   }
 

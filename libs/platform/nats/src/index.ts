@@ -1,5 +1,11 @@
 export { NatsClient, encodeJson, decodeJson, tryDecodeJson, toHeaders, headerOf } from './nats-client';
-export type { NatsClientOptions, KvBucketOptions, RequestOptions, RequestManyOptions, MessageHandler } from './nats-client';
+export type {
+  NatsClientOptions,
+  KvBucketOptions,
+  RequestOptions,
+  RequestManyOptions,
+  MessageHandler,
+} from './nats-client';
 export {
   JetStreamReplicasError,
   NatsClosedError,
