@@ -1,12 +1,11 @@
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { eventually } from '@fabric/platform-nats/testing';
 import Redis from 'ioredis';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { setImmediate } from 'node:timers/promises';
 import { Cache } from './cache';
 import type { CacheOptions } from './cache.config';
+import { RedisServerProcess } from './testing/redis-server';
 
 const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 
@@ -143,59 +142,15 @@ describe('Cache, Redis level (against the machine Redis)', () => {
   });
 });
 
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('Cache, degraded mode (a private redis-server killed and stopped)', () => {
-  let port: number;
-  let child: ChildProcess | undefined;
-  const start = async () => {
-    child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'secret'],
-      {
-        stdio: 'ignore',
-      },
-    );
-    await eventually(
-      async () => {
-        const probe = new Redis({ port, password: 'secret', lazyConnect: true, retryStrategy: () => null });
-        try {
-          await probe.connect();
-          return (await probe.ping()) === 'PONG';
-        } finally {
-          probe.disconnect();
-        }
-      },
-      10_000,
-      'redis-server',
-    );
-  };
-  const kill = async (signal: NodeJS.Signals) => {
-    const exited = new Promise((resolve) => child?.once('exit', resolve));
-    child?.kill(signal);
-    if (signal === 'SIGKILL') await exited;
-  };
+  let redis: RedisServerProcess;
 
   beforeAll(async () => {
-    port = await freePort();
-    await start();
+    redis = await RedisServerProcess.start({ password: 'secret' });
   });
 
   afterAll(async () => {
-    if (child?.pid) {
-      child.kill('SIGCONT');
-      child.kill('SIGKILL');
-    }
+    await redis?.stop();
   });
 
   it('answers every call while Redis is killed or hung, counts the errors and uses Redis again after', async () => {
@@ -203,7 +158,7 @@ describe('Cache, degraded mode (a private redis-server killed and stopped)', () 
     const warnings: unknown[] = [];
     const infos: unknown[] = [];
     const logger = { warn: (o: unknown) => warnings.push(o), log: (o: unknown) => infos.push(o) };
-    const url = `redis://:secret@127.0.0.1:${port}`;
+    const url = redis.url;
     // Small local level: the loop's keys do not all fit, so Redis is read on every round.
     const cache = new Cache(
       { ...options('degraded:cache', { redisTimeoutMs: 50 }), redisUrl: url, maxEntries: 1 },
@@ -229,23 +184,23 @@ describe('Cache, degraded mode (a private redis-server killed and stopped)', () 
     await loop(() => round >= 20);
     await space.invalidate({ keys: ['k1'] }); // applied while up
 
-    await kill('SIGKILL');
+    await redis.kill();
     await loop(async () => (await counter(metrics, 'fabric_cache_redis_errors_total')) > 0 && round >= 60);
     await space.invalidate({ keys: ['k2'] }); // kept for when Redis is back
     expect(cache.state()).toMatchObject({ redis: 'down', pendingRedisInvalidations: 1 });
-    await start();
+    await redis.restart();
     await loop(() => cache.state().redis === 'up' && cache.state().pendingRedisInvalidations === 0);
 
     const stoppedAt = round;
     const errorsBefore = await counter(metrics, 'fabric_cache_redis_errors_total');
-    child?.kill('SIGSTOP');
+    redis.pause();
     const started = Date.now();
     await loop(
       async () => (await counter(metrics, 'fabric_cache_redis_errors_total')) > errorsBefore && round >= stoppedAt + 40,
     );
     // Each call waits at most about one command timeout per step while Redis hangs.
     expect((Date.now() - started) / (round - stoppedAt)).toBeLessThan(100);
-    child?.kill('SIGCONT');
+    redis.resume();
     const hitsBefore = await counter(metrics, 'fabric_cache_hits_total', { level: 'redis' });
     await loop(async () => (await counter(metrics, 'fabric_cache_hits_total', { level: 'redis' })) > hitsBefore + 3);
 

@@ -52,14 +52,7 @@ export class ServiceCache implements OnApplicationShutdown {
     const service = registry.identity.service;
     this.cache = Cache.fromEnv(env, { metrics, logger: new Logger('Cache') });
     this.cache.connectBus(
-      new CacheBus({
-        nats,
-        subjects: fabricSubjects(env.FABRIC_NAMESPACE),
-        member: instanceId,
-        spaces: [service],
-        heartbeatMs: env.CACHE_HEARTBEAT_MS,
-        invalidationTimeoutMs: env.CACHE_INVALIDATION_TIMEOUT_MS,
-      }),
+      CacheBus.fromEnv(nats, fabricSubjects(env.FABRIC_NAMESPACE), env, { spaces: [service], member: instanceId }),
     );
     this.space = this.cache.space(service);
     readiness.registerDetail('cache', () => this.cache!.state());

@@ -1,5 +1,4 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
-import { randomBytes } from 'node:crypto';
 import { ALL_CACHE_SPACES, fabricSubjects } from '@fabric/contracts';
 import { Cache, CacheBus } from '@fabric/platform-cache';
 import { NatsClient } from '@fabric/platform-nats';
@@ -22,16 +21,7 @@ export class EdgeCacheLifecycle implements OnApplicationShutdown {
   ) {
     if (!env.CACHE_ENABLED) return;
     const cache = Cache.fromEnv(env, { metrics, logger: new Logger('Cache') });
-    cache.connectBus(
-      new CacheBus({
-        nats,
-        subjects: fabricSubjects(env.FABRIC_NAMESPACE),
-        member: `gateway-${randomBytes(4).toString('hex')}`,
-        spaces: [ALL_CACHE_SPACES],
-        heartbeatMs: env.CACHE_HEARTBEAT_MS,
-        invalidationTimeoutMs: env.CACHE_INVALIDATION_TIMEOUT_MS,
-      }),
-    );
+    cache.connectBus(CacheBus.fromEnv(nats, fabricSubjects(env.FABRIC_NAMESPACE), env, { spaces: [ALL_CACHE_SPACES] }));
     readiness.registerDetail('cache', () => cache.state());
     this.cache = cache;
   }

@@ -25,7 +25,8 @@ function answersPing(port: number): Promise<boolean> {
     socket.setTimeout(500, () => done(false));
     socket.once('error', () => done(false));
     socket.once('connect', () => socket.write('PING\r\n'));
-    socket.once('data', (data) => done(data.toString().startsWith('+PONG')));
+    // Without the password a server that requires one answers -NOAUTH: it is up all the same.
+    socket.once('data', (data) => done(/^(\+PONG|-NOAUTH)/.test(data.toString())));
   });
 }
 
@@ -37,17 +38,20 @@ export class RedisServerProcess {
   private child?: ChildProcess;
   private exited?: Promise<void>;
 
-  private constructor(readonly port: number) {}
+  private constructor(
+    readonly port: number,
+    private readonly password?: string,
+  ) {}
 
-  /** Starts a server and waits until it answers. */
-  static async start(): Promise<RedisServerProcess> {
-    const server = new RedisServerProcess(await freePort());
+  /** Starts a server (with `password`: requiring it) and waits until it answers. */
+  static async start(options: { password?: string } = {}): Promise<RedisServerProcess> {
+    const server = new RedisServerProcess(await freePort(), options.password);
     await server.restart();
     return server;
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `redis://${this.password ? `:${this.password}@` : ''}127.0.0.1:${this.port}`;
   }
 
   get running(): boolean {
@@ -58,6 +62,7 @@ export class RedisServerProcess {
   async restart(): Promise<void> {
     await this.kill();
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    if (this.password) args.push('--requirepass', this.password);
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.child = child;
     this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
