@@ -74,6 +74,21 @@ describe('Cache, Redis level (against the machine Redis)', () => {
     expect(await admin.exists(`${prefix}:svc:e:shared`)).toBe(0);
   });
 
+  it('resolves each of several concurrent invalidations only once Redis has dropped its entries', async () => {
+    const a = await replica();
+    const b = await replica();
+    const keys = Array.from({ length: 8 }, (_, i) => `concurrent-${i}`);
+    for (const key of keys) await a.space.getOrSet(key, async () => 'old', { ttlMs: 10_000, tags: [`tag-${key}`] });
+    // b never read them: what it answers comes from Redis, or from its loader once Redis dropped them.
+    const seen = await Promise.all(
+      keys.map(async (key) => {
+        await a.space.invalidate({ tags: [`tag-${key}`] });
+        return b.space.getOrSet(key, async () => 'new', { ttlMs: 10_000, tags: [`tag-${key}`] });
+      }),
+    );
+    expect(seen).toEqual(keys.map(() => 'new'));
+  });
+
   it('runs the loader once for 50 concurrent identical misses spread over two replicas', async () => {
     const a = await replica();
     const b = await replica();

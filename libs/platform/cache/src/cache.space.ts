@@ -100,9 +100,10 @@ export class CacheSpaceImpl implements CacheSpace {
     const tags = [...(target.tags ?? [])];
     const keys = [...(target.keys ?? [])];
     if (tags.length === 0 && keys.length === 0) return;
+    // Redis first: a local miss after the local drop must not find the old value there and keep it again.
+    await this.cache.redis?.invalidate(this.name, tags, keys);
     this.cache.local.drop(this.name, tags, keys);
     this.cache.metrics.invalidated('local');
-    await this.cache.redis?.invalidate(this.name, tags, keys);
     await this.cache.bus?.broadcast(this.name, tags, keys);
   }
 

@@ -131,7 +131,12 @@ export class RedisLevel {
   /** Applies an invalidation; when Redis cannot take it now, keeps it (coalesced) for when it is back. */
   async invalidate(space: string, tags: readonly string[], keys: readonly string[]): Promise<void> {
     this.addPending(space, { tags: new Set(tags), keys: new Set(keys), all: false });
-    await this.flushPending().catch(() => undefined);
+    // A flush already under way took its batch before this one was added: go on until none is left.
+    try {
+      while (this.pending.size > 0) await this.flushPending();
+    } catch {
+      // kept pending, applied when Redis is back
+    }
   }
 
   async close(): Promise<void> {

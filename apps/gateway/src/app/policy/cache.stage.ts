@@ -93,8 +93,7 @@ export class CacheStage implements PolicyStage {
       owner = id;
     }
     const identity = `${owner}\n${what}`;
-    const key =
-      identity.length <= PLAIN_KEY_MAX ? identity : createHash('sha256').update(identity).digest('base64url');
+    const key = identity.length <= PLAIN_KEY_MAX ? identity : createHash('sha256').update(identity).digest('base64url');
     return { service, key: `edge:${revision}:${key}`, tags, name, policy, revision };
   }
 }
