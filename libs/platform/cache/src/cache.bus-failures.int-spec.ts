@@ -75,4 +75,26 @@ describe('CacheBus across a lost NATS connection (a private nats-server)', () =>
     await eventually(() => svc.readLocally(), 5_000, 'a local hit after the reconnect');
     expect(svc.cache.state().localEntries).toBe(1);
   });
+
+  it('clears the local level after an outage it did not see while it lasted (no read, no heartbeat)', async () => {
+    // A heartbeat far longer than the outage, on a clock the test moves: the bus never polls during it.
+    const heartbeatMs = 60_000;
+    let clock = Date.now();
+    const svc = await processWith('svc-unseen-outage', { heartbeatMs, now: () => clock });
+    clock += heartbeatMs;
+    expect(svc.bus.localUsable()).toBe(true);
+    expect(await svc.readLocally()).toBe(false);
+    expect(await svc.readLocally()).toBe(true);
+
+    await server.kill('SIGKILL');
+    await eventually(() => !svc.nats.isConnected(), 5_000, 'the client to see its server gone');
+    await server.restart();
+    await eventually(() => svc.nats.isConnected(), 10_000, 'the client to reconnect');
+
+    // Invalidations sent during the outage never reached it: the entry it held must not be served.
+    expect(await svc.readLocally()).toBe(false);
+    clock += heartbeatMs;
+    expect(await svc.readLocally()).toBe(false);
+    expect(await svc.readLocally()).toBe(true);
+  });
 });

@@ -46,6 +46,7 @@ export class CacheBus {
   private metrics?: CacheMetrics;
   private logger?: CacheLogger;
   private heartbeat?: NodeJS.Timeout;
+  private removeReconnectListener?: () => void;
   /** When this process announced itself (after a start or a reconnect); the local level waits a beat. */
   private announcedAt?: number;
   private wasConnected = false;
@@ -92,6 +93,7 @@ export class CacheBus {
     }
     this.subscriptions.push(nats.subscribe(subjects.cacheMembers, (msg) => this.memberHeard(msg)));
     this.wasConnected = nats.isConnected();
+    this.removeReconnectListener = nats.onReconnect(() => this.reconnected());
     this.announce();
     this.heartbeat = setInterval(() => this.beat(), this.options.heartbeatMs);
     this.heartbeat.unref();
@@ -167,6 +169,7 @@ export class CacheBus {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.heartbeat);
+    this.removeReconnectListener?.();
     for (const subscription of this.subscriptions) subscription.unsubscribe();
     this.options.nats.publishJson(this.options.subjects.cacheMembers, this.announcement(true));
   }
@@ -200,6 +203,13 @@ export class CacheBus {
     this.localUsable(); // notices a lost or regained connection even when nothing reads the cache
     this.publishAnnouncement();
     this.sweep();
+  }
+
+  private reconnected(): void {
+    if (this.closed) return;
+    // An outage between two polls (no read, no beat while it lasted) is seen only here: it counts all the same.
+    if (this.wasConnected) this.connectionChanged(false);
+    this.connectionChanged(true);
   }
 
   private connectionChanged(connected: boolean): void {

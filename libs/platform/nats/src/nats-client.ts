@@ -216,6 +216,12 @@ export class NatsClient {
     return this.isConnected();
   }
 
+  /** Calls `listener` each time the connection is back after a loss; returns the function that removes it. */
+  onReconnect(listener: () => void): () => void {
+    this.reconnectListeners.add(listener);
+    return () => this.reconnectListeners.delete(listener);
+  }
+
   /** True while the connection is up (not closed, draining or reconnecting). */
   isConnected(): boolean {
     return this.connected && !this.connection.isClosed() && !this.connection.isDraining();
@@ -412,10 +418,7 @@ export class NatsClient {
       retryMs,
       notice: (message) => this.options.onNotice?.(message),
       connected: () => this.whenConnected(),
-      onReconnect: (listener) => {
-        this.reconnectListeners.add(listener);
-        return () => this.reconnectListeners.delete(listener);
-      },
+      onReconnect: (listener) => this.onReconnect(listener),
       isClosed: () => this.closing || this.connection.isClosed() || this.connection.isDraining(),
     };
   }
