@@ -29,13 +29,6 @@ export class ObservabilityModule {
     // cost an access-logged request a quarter of its CPU. Lines leave once 4 KB are buffered, or every
     // 100 ms; what is still buffered when the process exits is written synchronously then.
     const destination = pino.destination({ dest: 1, sync: false, minLength: 4096, periodicFlush: 100 });
-    process.once('exit', () => {
-      try {
-        destination.flushSync();
-      } catch {
-        // nothing buffered, or stdout already gone
-      }
-    });
     const logger = pino(
       {
         level: options.logLevel,
@@ -44,6 +37,15 @@ export class ObservabilityModule {
       },
       destination,
     );
+    const access = new AccessLog(logger, destination);
+    process.once('exit', () => {
+      try {
+        access.flush();
+        destination.flushSync();
+      } catch {
+        // nothing buffered, or stdout already gone
+      }
+    });
     return {
       module: ObservabilityModule,
       imports: [
@@ -67,7 +69,7 @@ export class ObservabilityModule {
       providers: [
         MetricsRegistry,
         ReadinessRegistry,
-        { provide: AccessLog, useValue: new AccessLog(logger) },
+        { provide: AccessLog, useValue: access },
         HttpDrain,
         { provide: DRAIN_OPTIONS, useValue: { graceMs: options.shutdownGraceMs, delayMs: options.drainDelayMs } },
       ],
