@@ -12,12 +12,25 @@ export function logLevelAllows(minimum: LogLevel | undefined, level: LogLevel): 
   return minimum === undefined || LOG_LEVELS.indexOf(level) >= LOG_LEVELS.indexOf(minimum);
 }
 
-/** Who is calling, as established by the gateway; services use it for authorisation and per-principal caching. */
+/**
+ * Who is calling, as the gateway established it (a verified token, or an API key): services use it for
+ * authorisation and per-principal caching. Never the credential itself.
+ */
 export const PrincipalSchema = z.object({
-  id: z.string(),
-  scopes: z.array(z.string()).optional(),
+  /** The token's `sub`, or the API key's principal. */
+  subject: z.string().min(1),
+  /** The token's `iss`; absent for an API key. */
+  issuer: z.string().optional(),
+  /** The OAuth client (`client_id`/`azp`), or the API key's id. */
+  clientId: z.string().optional(),
+  scopes: z.array(z.string()).default([]),
 });
 export type Principal = z.infer<typeof PrincipalSchema>;
+
+/** One string naming a principal: the same subject from two issuers is two principals. */
+export function principalKey(principal: Pick<Principal, 'subject' | 'issuer'>): string {
+  return `${principal.issuer ?? ''}\n${principal.subject}`;
+}
 
 /** One call from the gateway to a service. */
 export const CallRequestSchema = z.object({

@@ -61,6 +61,7 @@ export { AnnouncementSchema, GoodbyeSchema, HelloSchema } from './discovery.sche
 export type { Announcement, Goodbye, Hello } from './discovery.schemas';
 export {
   PrincipalSchema,
+  principalKey,
   CallRequestSchema,
   CancelSchema,
   CallReplySchema,

@@ -214,7 +214,7 @@ export class TestbedTools {
     cache: { ttlMs: 60_000, scope: 'principal' },
   })
   whoamiCached(_args: Record<string, never>, ctx: CallContext): string {
-    return `session ${ctx.sessionId ?? '(none)'} principal ${ctx.principal?.id ?? '(none)'}`;
+    return `session ${ctx.sessionId ?? '(none)'} principal ${ctx.principal?.subject ?? '(none)'}`;
   }
 
   @McpResource({ uri: 'testbed://about', name: 'about', description: 'What this service is', mimeType: 'text/plain' })

@@ -62,7 +62,11 @@ class OrderHandlers {
 
 const handlers = new OrderHandlers();
 const table = new HandlerTable({ service: 'orders', version: '1.0.0' }, [handlers]);
-const ctx = detachedCallContext({ callId: 'call-1', deadline: Date.now() + 60_000, principal: { id: 'ada' } });
+const ctx = detachedCallContext({
+  callId: 'call-1',
+  deadline: Date.now() + 60_000,
+  principal: { subject: 'ada', scopes: [] },
+});
 const call = (request: Partial<CallRequest> & Pick<CallRequest, 'operation' | 'name'>) =>
   dispatchCall(table, { id: 'call-1', deadline: ctx.deadline, ...request }, ctx);
 

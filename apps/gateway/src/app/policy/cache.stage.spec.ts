@@ -116,7 +116,7 @@ describe('CacheStage', () => {
     const first = await mine({ sessionId: 'alice' });
     expect(await mine({ sessionId: 'alice' })).toBe(first);
     expect(await mine({ sessionId: 'bob' })).not.toBe(first);
-    expect(await mine({ principal: { id: 'alice' }, sessionId: 'other' })).not.toBe(first);
+    expect(await mine({ principal: { subject: 'alice', scopes: [] }, sessionId: 'other' })).not.toBe(first);
     expect(backend.calls).toBe(3);
     await mine({});
     await mine({});

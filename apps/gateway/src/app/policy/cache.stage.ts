@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { argumentsKey, expandTags, type CachePolicy } from '@fabric/contracts';
+import { argumentsKey, expandTags, principalKey, type CachePolicy } from '@fabric/contracts';
 import type { Cache } from '@fabric/platform-cache';
 import { CatalogService } from '../catalog/catalog.service';
 import { ResourceResolver } from '../catalog/resource-resolver';
@@ -87,7 +87,7 @@ export class CacheStage implements PolicyStage {
     if (policy.scope === 'principal') {
       // Bound to who asks: the authenticated principal, else the session; nobody to bind to, nothing cached.
       const id = context.principal
-        ? `principal\n${context.principal.id}`
+        ? `principal\n${principalKey(context.principal)}`
         : context.sessionId && `session\n${context.sessionId}`;
       if (!id) return undefined;
       owner = id;
