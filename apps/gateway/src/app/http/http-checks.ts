@@ -36,13 +36,28 @@ function isAllowedOrigin(origin: string, allowed: string[]): boolean {
   }
 }
 
-/** `Accept` must name every one of `required` (or a wildcard covering it). */
-export function checkAccept(headers: IncomingHttpHeaders, required: string[]): void {
-  const accept = (headers.accept ?? '').toLowerCase();
-  const accepted = accept.split(',').map((part) => part.split(';')[0].trim());
+/** Verdicts on the `Accept` values seen (clients send the same few), bounded: a new value past it is not kept. */
+const acceptVerdicts = new Map<string, boolean>();
+const MAX_ACCEPT_VERDICTS = 256;
+
+function accepts(accept: string, required: string[]): boolean {
+  const memo = `${accept}\n${required.join(',')}`;
+  const known = acceptVerdicts.get(memo);
+  if (known !== undefined) return known;
+  const accepted = accept
+    .toLowerCase()
+    .split(',')
+    .map((part) => part.split(';')[0].trim());
   const covers = (type: string) =>
     accepted.includes(type) || accepted.includes('*/*') || accepted.includes(`${type.split('/')[0]}/*`);
-  if (!required.every(covers)) {
+  const verdict = required.every(covers);
+  if (acceptVerdicts.size < MAX_ACCEPT_VERDICTS) acceptVerdicts.set(memo, verdict);
+  return verdict;
+}
+
+/** `Accept` must name every one of `required` (or a wildcard covering it). */
+export function checkAccept(headers: IncomingHttpHeaders, required: string[]): void {
+  if (!accepts(headers.accept ?? '', required)) {
     throw new HttpRejection(406, RPC.ServerError, `Not Acceptable: the client must accept ${required.join(' and ')}`);
   }
 }

@@ -44,30 +44,25 @@ export function directRequest(body: unknown): DirectRequest | undefined {
   const progressToken = meta?.['progressToken'];
   if (progressToken !== undefined && typeof progressToken !== 'string' && typeof progressToken !== 'number')
     return undefined;
-  const base: DirectBase = progressToken === undefined ? { id: body['id'] } : { id: body['id'], progressToken };
+  const id = body['id'];
   const name = params['name'];
   const args = params['arguments'];
   if (args !== undefined && !isObject(args)) return undefined;
+  // Objects built whole (no spreads): this runs for every call.
   switch (body['method']) {
     case 'tools/call': {
       // A malformed key takes the SDK's path too (which answers it as the invalid argument it is).
       const key = meta?.[IDEMPOTENCY_META_KEY];
       if (typeof name !== 'string' || (key !== undefined && typeof key !== 'string')) return undefined;
-      return {
-        ...base,
-        method: 'tools/call',
-        name,
-        arguments: args,
-        ...(key !== undefined ? { idempotencyKey: key } : {}),
-      };
+      return { id, progressToken, method: 'tools/call', name, arguments: args, idempotencyKey: key };
     }
     case 'resources/read': {
       const uri = params['uri'];
-      return typeof uri === 'string' ? { ...base, method: 'resources/read', uri } : undefined;
+      return typeof uri === 'string' ? { id, progressToken, method: 'resources/read', uri } : undefined;
     }
     case 'prompts/get':
       return typeof name === 'string' && (args === undefined || isStringRecord(args))
-        ? { ...base, method: 'prompts/get', name, arguments: args }
+        ? { id, progressToken, method: 'prompts/get', name, arguments: args }
         : undefined;
     default:
       return undefined;
