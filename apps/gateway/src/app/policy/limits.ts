@@ -1,8 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from '@fabric/platform-limits';
+import { ConfigError } from '@fabric/platform-config';
 import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
-import { RateLimitRules, RateLimitRulesError } from './rate-limit.rules';
+import { RateLimitRules } from './rate-limit.rules';
 
 /**
  * The gateway's limiter and rules: in Redis (`REDIS_URL`, under `<FABRIC_NAMESPACE>:limits:`) so that every
@@ -22,9 +23,8 @@ export class Limits implements OnApplicationShutdown {
   ) {
     this.rules = RateLimitRules.load(env.AUTH_POLICY_FILE);
     if (this.rules.size > 0 && !env.REDIS_URL) {
-      throw new RateLimitRulesError(
-        `${env.AUTH_POLICY_FILE} declares rateLimits, which are enforced fleet-wide in Redis: set REDIS_URL`,
-      );
+      const issue = `${env.AUTH_POLICY_FILE} declares rateLimits, which are enforced fleet-wide in Redis: set REDIS_URL`;
+      throw new ConfigError(issue, [issue]);
     }
     this.limited = metrics.counter(
       'fabric_gateway_rate_limited_total',

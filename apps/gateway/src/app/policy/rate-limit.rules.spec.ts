@@ -2,7 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Principal } from '@fabric/contracts';
-import { RateLimitRules, RateLimitRulesError, checksOf, globPattern, retryAfterSeconds } from './rate-limit.rules';
+import { ConfigError } from '@fabric/platform-config';
+import { RateLimitRules, checksOf, globPattern, retryAfterSeconds } from './rate-limit.rules';
 
 const alice: Principal = { subject: 'alice@example.com', clientId: 'cli-app', scopes: [] };
 
@@ -62,7 +63,7 @@ describe('rate-limit rules', () => {
         ],
       },
     ];
-    for (const content of invalid) expect(() => RateLimitRules.parse(content)).toThrow(RateLimitRulesError);
+    for (const content of invalid) expect(() => RateLimitRules.parse(content)).toThrow(ConfigError);
   });
 
   it('loads the policy file once, and refuses one it cannot read', () => {
@@ -73,7 +74,7 @@ describe('rate-limit rules', () => {
       expect(RateLimitRules.load(file).size).toBe(1);
       expect(RateLimitRules.load(undefined).size).toBe(0);
       writeFileSync(file, '{ not json');
-      expect(() => RateLimitRules.load(file)).toThrow(RateLimitRulesError);
+      expect(() => RateLimitRules.load(file)).toThrow(ConfigError);
       expect(() => RateLimitRules.load(join(dir, 'missing.json'))).toThrow(/AUTH_POLICY_FILE/);
     } finally {
       rmSync(dir, { recursive: true, force: true });

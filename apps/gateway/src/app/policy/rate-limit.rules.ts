@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { principalKey, type Principal } from '@fabric/contracts';
+import { ConfigError } from '@fabric/platform-config';
 import type { LimitCheck } from '@fabric/platform-limits';
 
 /** The principal calls without one are counted under (globs such as `*` match it). */
@@ -35,14 +36,6 @@ export const RateLimitPolicySchema = z.object({
       });
     }),
 });
-
-/** The policy file cannot be read or its `rateLimits` are invalid: the gateway does not start. */
-export class RateLimitRulesError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'RateLimitRulesError';
-  }
-}
 
 /** A rule ready to match. */
 export interface RateLimitRule {
@@ -81,24 +74,25 @@ export function checksOf(
 export class RateLimitRules {
   private constructor(readonly rules: readonly RateLimitRule[]) {}
 
-  /** Rules from parsed policy-file content; throws `RateLimitRulesError` when `rateLimits` is invalid. */
+  /** Rules from parsed policy-file content; throws a `ConfigError` when `rateLimits` is invalid. */
   static parse(content: unknown, source = 'the policy file'): RateLimitRules {
     const parsed = RateLimitPolicySchema.safeParse(content ?? {});
     if (!parsed.success) {
       const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-      throw new RateLimitRulesError(`Invalid rateLimits in ${source}:\n  ${issues.join('\n  ')}`);
+      throw new ConfigError(`Invalid rateLimits in ${source}:\n  ${issues.join('\n  ')}`, issues);
     }
     return new RateLimitRules(parsed.data.rateLimits.map(compile));
   }
 
-  /** The rules of the file at `path` (read once, at start-up); none without a file. */
+  /** The rules of the file at `path` (read once, at start-up); none without a file; a `ConfigError` when unreadable. */
   static load(path: string | undefined): RateLimitRules {
     if (!path) return new RateLimitRules([]);
     let content: unknown;
     try {
       content = JSON.parse(readFileSync(path, 'utf8'));
     } catch (error) {
-      throw new RateLimitRulesError(`Cannot read the policy file ${path} (AUTH_POLICY_FILE)`, { cause: error });
+      const reason = error instanceof Error ? error.message : String(error);
+      throw new ConfigError(`AUTH_POLICY_FILE: cannot read the policy file ${path} (${reason})`, [reason]);
     }
     return RateLimitRules.parse(content, path);
   }
