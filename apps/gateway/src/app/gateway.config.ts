@@ -53,5 +53,14 @@ export const gatewayEnvSchema = baseEnvSchema.extend({
   DRAIN_DELAY_MS: intEnv(0, 0),
   /** How long the events of SSE streams are kept (JetStream) for clients to resume with `Last-Event-ID`. */
   SSE_RETENTION_MS: intEnv(5 * 60_000, 1_000),
+  /** The policy file (JSON): its `rateLimits` are enforced fleet-wide (they need `REDIS_URL`). */
+  AUTH_POLICY_FILE: z.string().optional(),
+  /**
+   * Sessions one principal (every unauthenticated client together: `anonymous`) may hold open across the
+   * fleet; an initialize beyond it gets 429. 0: no bound. Counted in Redis with `REDIS_URL`, else per replica.
+   */
+  MAX_SESSIONS_PER_PRINCIPAL: intEnv(100, 0),
+  /** While Redis is unreachable: `open` lets calls and sessions through unlimited, `closed` refuses them. */
+  RATE_LIMIT_FAIL: z.enum(['open', 'closed']).default('open'),
 });
 export type GatewayEnv = z.infer<typeof gatewayEnvSchema>;

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
 import { OperationsModule } from '../operations/operations.module';
+import { PolicyModule } from '../policy/policy.module';
 import { RoutingModule } from '../routing/routing.module';
 import { ProtocolRouter } from './protocol.router';
 import { ClientRequests } from './session-2025/client-requests';
@@ -12,7 +13,7 @@ import { SessionStore } from './session-2025/session.store';
 
 /** The protocol eras on the MCP endpoint; the only module that knows the MCP SDK's server side. */
 @Module({
-  imports: [CatalogModule, OperationsModule, RoutingModule],
+  imports: [CatalogModule, OperationsModule, PolicyModule, RoutingModule],
   providers: [
     ProtocolRouter,
     Session2025Adapter,

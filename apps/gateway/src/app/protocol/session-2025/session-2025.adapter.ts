@@ -1,4 +1,4 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnModuleInit } from '@nestjs/common';
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
@@ -13,10 +13,12 @@ import {
   type JSONRPCRequest,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import type { Principal } from '@fabric/contracts';
 import { HttpDrain } from '@fabric/platform-observability';
 import { HttpRejection } from '../../http/http-rejection';
 import { Operations } from '../../operations/operations.service';
 import { RPC } from '../../operations/rpc.error';
+import { SessionQuota } from '../../policy/session-quota';
 import { directRequest, type DirectRequest } from '../direct-request';
 import type { AccessNote, ProtocolAdapter } from '../protocol.adapter';
 import { ClientRequests } from './client-requests';
@@ -35,7 +37,7 @@ const VERSION_HEADER = 'mcp-protocol-version';
  * directly (no SDK server); the rest of the protocol goes through the session's SDK server.
  */
 @Injectable()
-export class Session2025Adapter implements ProtocolAdapter {
+export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
   constructor(
     @Inject(SessionRegistry) private readonly sessions: SessionRegistry,
     @Inject(SessionStore) private readonly store: SessionStore,
@@ -44,7 +46,13 @@ export class Session2025Adapter implements ProtocolAdapter {
     @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
     @Inject(EventLog) private readonly events: EventLog,
     @Inject(HttpDrain) private readonly drain: HttpDrain,
+    @Inject(SessionQuota) private readonly quota: SessionQuota,
   ) {}
+
+  onModuleInit(): void {
+    // A session in use stays counted against its principal's bound; an idle one leaves the count as it expires.
+    this.store.onTouched((record) => this.quota.touched(record.id, record.principal));
+  }
 
   async post(req: IncomingMessage, res: ServerResponse, body: unknown, note: AccessNote): Promise<void> {
     // The hot path: a call routed to a service, answered without the session's SDK server.
@@ -69,9 +77,17 @@ export class Session2025Adapter implements ProtocolAdapter {
       const id = randomUUID();
       note.session = id;
       const protocolVersion = negotiate(initialize.params.protocolVersion);
+      const principal = principalOf(req);
+      const refusal = await this.quota.admit(id, principal);
+      if (refusal) {
+        throw new HttpRejection(refusal.reason === 'full' ? 429 : 503, RPC.ServerError, refusal.message, {
+          'Retry-After': String(refusal.retryAfterSeconds),
+        });
+      }
       try {
-        await this.sessions.persist(id, initialize.params, protocolVersion);
+        await this.sessions.persist(id, initialize.params, protocolVersion, principal);
       } catch {
+        await this.quota.released(id, principal);
         throw new HttpRejection(503, RPC.InternalError, 'Session store unavailable; try again');
       }
       const answer = { jsonrpc: '2.0', id: initialize.id, result: initializeResult(protocolVersion) };
@@ -138,6 +154,7 @@ export class Session2025Adapter implements ProtocolAdapter {
     note.method = 'DELETE';
     const record = await this.recordOf(req, note);
     await this.sessions.delete(record.id);
+    await this.quota.released(record.id, record.principal);
     res.writeHead(200).end();
   }
 
@@ -205,6 +222,11 @@ export class Session2025Adapter implements ProtocolAdapter {
     if (!record) throw new HttpRejection(404, RPC.SessionNotFound, 'Session not found');
     return record;
   }
+}
+
+/** The authenticated caller of a request: none until authentication exists (its layer fills this in). */
+function principalOf(_req: IncomingMessage): Principal | undefined {
+  return undefined;
 }
 
 function parseMessages(raw: unknown): { messages: JSONRPCMessage[]; batch: boolean } {

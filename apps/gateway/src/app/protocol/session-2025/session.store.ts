@@ -9,7 +9,7 @@ import {
   type KvWatch,
 } from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
-import { LogLevelSchema } from '@fabric/contracts';
+import { LogLevelSchema, PrincipalSchema } from '@fabric/contracts';
 import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
 
 /** What every replica needs to serve a session: kept in JetStream KV, never only in one process. */
@@ -22,6 +22,8 @@ export const SessionRecordSchema = z.object({
   logLevel: LogLevelSchema.optional(),
   /** URIs of the resources the client subscribed to (`resources/subscribe`). */
   subscriptions: z.array(z.string()).optional(),
+  /** Who opened the session (absent: an unauthenticated client). */
+  principal: PrincipalSchema.optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 
@@ -34,6 +36,7 @@ interface LocalCopy {
 }
 
 type DeletedListener = (sessionId: string) => void;
+type TouchedListener = (record: SessionRecord) => void;
 
 /**
  * Sessions in a JetStream KV bucket whose `max_age` is the idle TTL. Reads are served from a local copy
@@ -46,6 +49,7 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
   private kv?: KvBucket;
   private readonly local = new Map<string, LocalCopy>();
   private readonly deletedListeners: DeletedListener[] = [];
+  private readonly touchedListeners: TouchedListener[] = [];
   private watcher?: KvWatch;
   private readonly refreshEveryMs: number;
 
@@ -95,6 +99,11 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
   /** Called when a session is deleted on any replica. */
   onDeleted(listener: DeletedListener): void {
     this.deletedListeners.push(listener);
+  }
+
+  /** Called when this replica restarts a session's idle TTL (the session is in use). */
+  onTouched(listener: TouchedListener): void {
+    this.touchedListeners.push(listener);
   }
 
   async create(record: SessionRecord): Promise<void> {
@@ -182,6 +191,7 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
   private touch(copy: LocalCopy, now: number): void {
     copy.touchedAt = now;
     const id = copy.record.id;
+    for (const listener of this.touchedListeners) listener(copy.record);
     this.bucket()
       .update(id, encodeJson(copy.record), copy.revision)
       .then((revision) => {
