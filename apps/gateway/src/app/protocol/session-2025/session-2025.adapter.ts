@@ -13,15 +13,19 @@ import {
   type JSONRPCRequest,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
+import { principalKey, type Principal } from '@fabric/contracts';
 import { HttpDrain } from '@fabric/platform-observability';
 import { HttpRejection } from '../../http/http-rejection';
+import { Authenticator } from '../../identity/authenticator';
 import { Operations } from '../../operations/operations.service';
 import { RPC } from '../../operations/rpc.error';
+import { InsufficientScopeError } from '../../policy/policy.errors';
 import { directRequest, type DirectRequest } from '../direct-request';
-import type { AccessNote, ProtocolAdapter } from '../protocol.adapter';
+import type { AccessNote, ProtocolAdapter, RequestScope } from '../protocol.adapter';
 import { ClientRequests } from './client-requests';
 import { answerDirect } from './direct.exchange';
 import { EventLog, GET_STREAM, parseEventId } from './event-log';
+import { authInfoOf } from './principal-info';
 import { SdkServerFactory, initializeResult } from './sdk-server.factory';
 import { SessionRegistry, type LiveSession } from './session.registry';
 import { SessionStore, type SessionRecord } from './session.store';
@@ -44,16 +48,26 @@ export class Session2025Adapter implements ProtocolAdapter {
     @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
     @Inject(EventLog) private readonly events: EventLog,
     @Inject(HttpDrain) private readonly drain: HttpDrain,
+    @Inject(Authenticator) private readonly authenticator: Authenticator,
   ) {}
 
-  async post(req: IncomingMessage, res: ServerResponse, body: unknown, note: AccessNote): Promise<void> {
+  async post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    { note, principal }: RequestScope,
+  ): Promise<void> {
     // The hot path: a call routed to a service, answered without the session's SDK server.
     const direct = directRequest(body);
     if (direct) {
       note.method = direct.method;
       note.target = direct.method === 'resources/read' ? direct.uri : direct.name;
-      const record = await this.recordOf(req, note);
-      return this.answerDirect(res, direct, record);
+      const record = await this.recordOf(req, note, principal);
+      return this.answerDirect(res, direct, record, principal).catch((error: unknown) => {
+        if (error instanceof InsufficientScopeError)
+          throw this.authenticator.insufficientScope(req, error.scopes, direct.id);
+        throw error;
+      });
     }
     const { messages, batch } = parseMessages(body);
     const first = messages[0] as { method?: string };
@@ -70,7 +84,12 @@ export class Session2025Adapter implements ProtocolAdapter {
       note.session = id;
       const protocolVersion = negotiate(initialize.params.protocolVersion);
       try {
-        await this.sessions.persist(id, initialize.params, protocolVersion);
+        await this.sessions.persist(
+          id,
+          initialize.params,
+          protocolVersion,
+          principal ? principalKey(principal) : undefined,
+        );
       } catch {
         throw new HttpRejection(503, RPC.InternalError, 'Session store unavailable; try again');
       }
@@ -78,7 +97,7 @@ export class Session2025Adapter implements ProtocolAdapter {
       res.writeHead(200, { [SESSION_HEADER]: id, 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
       return;
     }
-    const record = await this.recordOf(req, note);
+    const record = await this.recordOf(req, note, principal);
     const rest: JSONRPCMessage[] = [];
     for (const message of messages) {
       if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
@@ -97,16 +116,17 @@ export class Session2025Adapter implements ProtocolAdapter {
     const session = await this.sessions.open(record);
     this.track(session, rest);
     session.transport.handlePost(res, rest, batch, {
-      extra: { requestInfo: { headers: req.headers } },
+      extra: { requestInfo: { headers: req.headers }, ...(principal ? { authInfo: authInfoOf(principal) } : {}) },
+      refusal: (requestId, scopes) => this.authenticator.insufficientScope(req, scopes, requestId),
       onAbandoned: (ids) => {
         for (const id of ids) this.sessions.cancellations.cancel(session.id, id, 'client disconnected');
       },
     });
   }
 
-  async stream(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
+  async stream(req: IncomingMessage, res: ServerResponse, { note, principal }: RequestScope): Promise<void> {
     note.method = 'GET';
-    const record = await this.recordOf(req, note);
+    const record = await this.recordOf(req, note, principal);
     if (this.drain.isDraining) {
       throw new HttpRejection(503, RPC.ServerError, 'Service Unavailable: this replica is stopping; reconnect', {
         'Retry-After': '1',
@@ -134,15 +154,20 @@ export class Session2025Adapter implements ProtocolAdapter {
     }
   }
 
-  async remove(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
+  async remove(req: IncomingMessage, res: ServerResponse, { note, principal }: RequestScope): Promise<void> {
     note.method = 'DELETE';
-    const record = await this.recordOf(req, note);
+    const record = await this.recordOf(req, note, principal);
     await this.sessions.delete(record.id);
     res.writeHead(200).end();
   }
 
   /** A request routed to a service, answered as JSON (or SSE once it talks to the client). */
-  private answerDirect(res: ServerResponse, request: DirectRequest, record: SessionRecord): Promise<void> {
+  private answerDirect(
+    res: ServerResponse,
+    request: DirectRequest,
+    record: SessionRecord,
+    principal: Principal | undefined,
+  ): Promise<void> {
     const sessionId = record.id;
     return answerDirect({
       res,
@@ -150,7 +175,14 @@ export class Session2025Adapter implements ProtocolAdapter {
       openStream: (response) => this.events.open(response, sessionId, randomBytes(4).toString('hex')),
       register: (cancel) => this.sessions.cancellations.register(sessionId, request.id, cancel),
       work: (signal, emit) => {
-        const context = this.factory.contextOf(sessionId, record.logLevel, request.progressToken, signal, emit);
+        const context = this.factory.contextOf(
+          sessionId,
+          principal,
+          record.logLevel,
+          request.progressToken,
+          signal,
+          emit,
+        );
         switch (request.method) {
           case 'tools/call':
             return this.operations.callTool(
@@ -186,8 +218,15 @@ export class Session2025Adapter implements ProtocolAdapter {
     }
   }
 
-  /** The record of the session named by the request's header: 400 without one, 404 when unknown, deleted or expired. */
-  private async recordOf(req: IncomingMessage, note: AccessNote): Promise<SessionRecord> {
+  /**
+   * The record of the session named by the request's header: 400 without one, 404 when unknown, deleted or
+   * expired, or created by another principal (to whom it does not exist).
+   */
+  private async recordOf(
+    req: IncomingMessage,
+    note: AccessNote,
+    principal: Principal | undefined,
+  ): Promise<SessionRecord> {
     const id = req.headers[SESSION_HEADER];
     if (typeof id !== 'string' || id.length === 0) {
       throw new HttpRejection(400, RPC.ServerError, 'Bad Request: Mcp-Session-Id header is required');
@@ -203,6 +242,10 @@ export class Session2025Adapter implements ProtocolAdapter {
     }
     const record = await this.store.get(id);
     if (!record) throw new HttpRejection(404, RPC.SessionNotFound, 'Session not found');
+    if (record.principal !== (principal ? principalKey(principal) : undefined)) {
+      this.authenticator.count('forbidden', 'session_principal');
+      throw new HttpRejection(404, RPC.SessionNotFound, 'Session not found');
+    }
     return record;
   }
 }

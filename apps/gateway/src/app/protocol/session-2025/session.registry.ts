@@ -134,12 +134,18 @@ export class SessionRegistry implements OnModuleInit, OnApplicationShutdown {
   }
 
   /** Stores the record of a new session, from its initialize request and negotiated version. */
-  async persist(id: string, initialize: InitializeRequest['params'], protocolVersion: string): Promise<void> {
+  async persist(
+    id: string,
+    initialize: InitializeRequest['params'],
+    protocolVersion: string,
+    principal?: string,
+  ): Promise<void> {
     await this.store.create({
       id,
       createdAt: Date.now(),
       protocolVersion,
       initialize: initialize as Record<string, unknown>,
+      ...(principal !== undefined ? { principal } : {}),
     });
   }
 

@@ -22,6 +22,8 @@ export const SessionRecordSchema = z.object({
   logLevel: LogLevelSchema.optional(),
   /** URIs of the resources the client subscribed to (`resources/subscribe`). */
   subscriptions: z.array(z.string()).optional(),
+  /** `principalKey` of who created the session: nobody else may use it. Absent when the gateway runs open. */
+  principal: z.string().optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 
