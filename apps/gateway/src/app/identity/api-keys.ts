@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { readFileSync, unwatchFile, watchFile, type Stats } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { z } from 'zod';
 import { ScopesSchema, type Principal } from '@fabric/contracts';
 
@@ -30,7 +31,7 @@ interface LoadedKey {
   principal: Principal;
 }
 
-/** How often the file's modification is polled (`fs.watchFile`: works on every file system, also mounted secrets). */
+/** How often the file's modification is polled (polling works on every file system, mounted secrets included). */
 const POLL_MS = 1_000;
 
 /**
@@ -39,7 +40,10 @@ const POLL_MS = 1_000;
  */
 export class ApiKeys {
   private keys: LoadedKey[] = [];
-  private watching = false;
+  /** Modification time, size and inode of the file as last read: any change of them is a new version. */
+  private version = '';
+  private poller?: NodeJS.Timeout;
+  private polling = false;
 
   constructor(
     private readonly path: string,
@@ -52,14 +56,14 @@ export class ApiKeys {
 
   /** Starts following changes of the file. */
   watch(): void {
-    if (this.watching) return;
-    this.watching = true;
-    watchFile(this.path, { interval: this.pollMs, persistent: false }, this.changed);
+    if (this.poller) return;
+    this.poller = setInterval(() => void this.poll(), this.pollMs);
+    this.poller.unref();
   }
 
   close(): void {
-    if (this.watching) unwatchFile(this.path, this.changed);
-    this.watching = false;
+    clearInterval(this.poller);
+    this.poller = undefined;
   }
 
   get size(): number {
@@ -77,19 +81,30 @@ export class ApiKeys {
     return found;
   }
 
-  private readonly changed = (current: Stats, previous: Stats): void => {
-    if (current.mtimeMs === previous.mtimeMs && current.size === previous.size && current.ino === previous.ino) return;
+  private async poll(): Promise<void> {
+    if (this.polling) return;
+    this.polling = true;
     try {
-      this.keys = this.read();
-      this.onReload({ count: this.keys.length });
-    } catch (error) {
-      this.onReload({ error: error as ApiKeysFileError });
+      const version = versionOf(await stat(this.path, { bigint: true }).catch(() => undefined));
+      if (version === this.version) return;
+      // A broken or missing file is reported once per version, not on every poll.
+      this.version = version;
+      try {
+        this.keys = this.read();
+        this.onReload({ count: this.keys.length });
+      } catch (error) {
+        this.onReload({ error: error as ApiKeysFileError });
+      }
+    } finally {
+      this.polling = false;
     }
-  };
+  }
 
   private read(): LoadedKey[] {
     let json: unknown;
     try {
+      // The version first: a write that lands while the file is read is seen by the next poll.
+      this.version = versionOf(statSync(this.path, { bigint: true }));
       json = JSON.parse(readFileSync(this.path, 'utf8'));
     } catch (error) {
       throw new ApiKeysFileError(`API_KEYS_FILE ${this.path} cannot be read as JSON`, { cause: error });
@@ -104,4 +119,8 @@ export class ApiKeys {
       principal: { subject: entry.principal, clientId: entry.id, scopes: entry.scopes },
     }));
   }
+}
+
+function versionOf(stats: { mtimeNs: bigint; size: bigint; ino: bigint } | undefined): string {
+  return stats ? `${stats.mtimeNs}:${stats.size}:${stats.ino}` : 'missing';
 }

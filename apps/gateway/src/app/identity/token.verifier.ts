@@ -53,6 +53,8 @@ export interface TokenVerifierOptions {
   audience: string;
   /** Where the signing keys are; discovered from the issuer's metadata when absent. */
   jwksUrl?: string;
+  /** Least time between two fetches of the key set (an unknown `kid` must not make every token a fetch). */
+  jwksCooldownMs?: number;
 }
 
 /**
@@ -88,7 +90,7 @@ export class TokenVerifier {
     this.keys ??= (async () => {
       const url = this.options.jwksUrl ?? (await discoverJwksUri(this.options.issuer));
       return createRemoteJWKSet(new URL(url), {
-        cooldownDuration: JWKS_COOLDOWN_MS,
+        cooldownDuration: this.options.jwksCooldownMs ?? JWKS_COOLDOWN_MS,
         cacheMaxAge: JWKS_MAX_AGE_MS,
         timeoutDuration: FETCH_TIMEOUT_MS,
       });
