@@ -23,19 +23,19 @@ class AuthorizationServer {
   private constructor(private readonly server: Server) {}
 
   static async start(): Promise<AuthorizationServer> {
-    let self: AuthorizationServer | undefined;
-    const server = createServer((req, res) => {
+    const server = createServer();
+    const self = new AuthorizationServer(server);
+    server.on('request', (req, res) => {
       if (req.url === '/.well-known/oauth-authorization-server') {
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ issuer: self!.issuer, jwks_uri: `${self!.issuer}/jwks` }));
+        res.end(JSON.stringify({ issuer: self.issuer, jwks_uri: `${self.issuer}/jwks` }));
       } else if (req.url === '/jwks') {
-        self!.jwksFetches++;
+        self.jwksFetches++;
         res.setHeader('content-type', 'application/json');
-        res.end(JSON.stringify({ keys: self!.keys.map((key) => key.jwk) }));
+        res.end(JSON.stringify({ keys: self.keys.map((key) => key.jwk) }));
       } else res.writeHead(404).end();
     });
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    self = new AuthorizationServer(server);
     return self;
   }
 
