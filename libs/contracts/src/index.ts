@@ -29,6 +29,7 @@ export {
   IconSchema,
   ToolAnnotationsSchema,
   CachePolicySchema,
+  ScopesSchema,
   ToolDescriptorSchema,
   ResourceDescriptorSchema,
   ResourceTemplateDescriptorSchema,

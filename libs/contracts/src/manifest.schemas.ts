@@ -40,6 +40,12 @@ export const CachePolicySchema = z.object({
 export type CachePolicy = z.infer<typeof CachePolicySchema>;
 export type CachePolicyInput = z.input<typeof CachePolicySchema>;
 
+/**
+ * OAuth scopes a caller needs, all of them, to see and use a tool, resource or prompt (the gateway's
+ * `AUTH_POLICY_FILE` overrides them). Absent or empty: any authenticated caller.
+ */
+export const ScopesSchema = z.array(z.string().regex(/^[\x21\x23-\x5B\x5D-\x7E]+$/, 'must be an OAuth scope token'));
+
 export const ToolDescriptorSchema = z.object({
   name: McpNameSchema,
   title: z.string().optional(),
@@ -51,6 +57,7 @@ export const ToolDescriptorSchema = z.object({
   /** Deadline of one call, in milliseconds; the gateway's default applies when absent. */
   timeoutMs: z.number().int().positive().optional(),
   cache: CachePolicySchema.optional(),
+  scopes: ScopesSchema.optional(),
 });
 export type ToolDescriptor = z.infer<typeof ToolDescriptorSchema>;
 
@@ -65,6 +72,7 @@ export const ResourceDescriptorSchema = z.object({
   icons: z.array(IconSchema).optional(),
   timeoutMs: z.number().int().positive().optional(),
   cache: CachePolicySchema.optional(),
+  scopes: ScopesSchema.optional(),
 });
 export type ResourceDescriptor = z.infer<typeof ResourceDescriptorSchema>;
 
@@ -81,6 +89,7 @@ export const ResourceTemplateDescriptorSchema = z.object({
   completable: z.array(z.string()).optional(),
   timeoutMs: z.number().int().positive().optional(),
   cache: CachePolicySchema.optional(),
+  scopes: ScopesSchema.optional(),
 });
 export type ResourceTemplateDescriptor = z.infer<typeof ResourceTemplateDescriptorSchema>;
 
@@ -101,6 +110,7 @@ export const PromptDescriptorSchema = z.object({
   /** Arguments the service can complete (`completion/complete`). */
   completable: z.array(z.string()).optional(),
   timeoutMs: z.number().int().positive().optional(),
+  scopes: ScopesSchema.optional(),
 });
 export type PromptDescriptor = z.infer<typeof PromptDescriptorSchema>;
 

@@ -34,6 +34,16 @@ export class TestbedTools {
   }
 
   @McpTool({
+    name: 'whoami',
+    description: 'Returns the principal the call arrived with (as JSON), or null when the gateway runs open.',
+    input: z.object({}),
+    annotations: { readOnlyHint: true },
+  })
+  whoami(_args: Record<string, never>, ctx: CallContext): string {
+    return JSON.stringify(ctx.principal ?? null);
+  }
+
+  @McpTool({
     name: 'sleep',
     description: 'Waits `ms` milliseconds (stops early when the call is cancelled or its deadline passes).',
     input: z.object({ ms: z.number().int().min(0).max(60_000) }),

@@ -35,6 +35,8 @@ export interface ToolOptions<I extends ZodObjectLike = ZodObjectLike, O extends 
    * (default: all); `tags` (with `{argument}` placeholders) are what `ctx.cache.invalidate({ tags })` drops.
    */
   cache?: CachePolicyInput;
+  /** OAuth scopes a caller needs (all of them) to see and use it; the gateway's policy file overrides them. */
+  scopes?: string[];
 }
 
 export interface ResourceOptions {
@@ -47,6 +49,8 @@ export interface ResourceOptions {
   timeoutMs?: number;
   /** Reads may be cached by the gateway (see `ToolOptions.cache`; a template's tags may name its variables). */
   cache?: CachePolicyInput;
+  /** OAuth scopes a caller needs (all of them) to see and use it; the gateway's policy file overrides them. */
+  scopes?: string[];
 }
 
 export interface ResourceTemplateOptions {
@@ -60,6 +64,8 @@ export interface ResourceTemplateOptions {
   timeoutMs?: number;
   /** Reads may be cached by the gateway (see `ToolOptions.cache`; a template's tags may name its variables). */
   cache?: CachePolicyInput;
+  /** OAuth scopes a caller needs (all of them) to see and use it; the gateway's policy file overrides them. */
+  scopes?: string[];
 }
 
 export interface PromptOptions<A extends ZodObjectLike = ZodObjectLike> {
@@ -70,6 +76,8 @@ export interface PromptOptions<A extends ZodObjectLike = ZodObjectLike> {
   arguments?: A;
   icons?: Icons;
   timeoutMs?: number;
+  /** OAuth scopes a caller needs (all of them) to see and use it; the gateway's policy file overrides them. */
+  scopes?: string[];
 }
 
 export type CompletionTarget = { prompt: string; argument: string } | { resourceTemplate: string; argument: string };

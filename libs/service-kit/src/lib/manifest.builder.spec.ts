@@ -62,6 +62,7 @@ describe('buildManifest', () => {
           annotations: { readOnlyHint: true },
           timeoutMs: 500,
           cache: { ttlMs: 5_000, scope: 'principal' },
+          scopes: ['orders:read'],
         },
       ],
     });
@@ -75,6 +76,7 @@ describe('buildManifest', () => {
         annotations: { readOnlyHint: true },
         timeoutMs: 500,
         cache: { ttlMs: 5_000, scope: 'principal' },
+        scopes: ['orders:read'],
       },
     ]);
   });

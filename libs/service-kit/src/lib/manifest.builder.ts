@@ -85,6 +85,7 @@ export function buildManifest(identity: ServiceIdentity, declarations: Declarati
     ...(tool.icons ? { icons: tool.icons } : {}),
     ...(tool.timeoutMs ? { timeoutMs: tool.timeoutMs } : {}),
     ...(tool.cache ? { cache: tool.cache } : {}),
+    ...(tool.scopes ? { scopes: tool.scopes } : {}),
   }));
   const resources: ServiceManifestInput['resources'] = declarations.resources.map((resource) => ({ ...resource }));
   const resourceTemplates: ServiceManifestInput['resourceTemplates'] = declarations.resourceTemplates.map(

@@ -9,6 +9,8 @@ export interface ResolvedResource extends Pick<CallRequest, 'name' | 'params'> {
   service: string;
   timeoutMs?: number;
   cache?: CachePolicy;
+  /** Scopes the resource (or its template) declares. */
+  scopes?: string[];
 }
 
 /** Finds who serves a URI: a fixed resource first, then the first matching template of the catalog. */
@@ -22,8 +24,8 @@ export class ResourceResolver {
     const snapshot = this.catalog.snapshot;
     const resource = snapshot.resource(uri);
     if (resource) {
-      const { name, timeoutMs, cache } = resource.descriptor;
-      return { service: resource.service, name, timeoutMs, cache };
+      const { name, timeoutMs, cache, scopes } = resource.descriptor;
+      return { service: resource.service, name, timeoutMs, cache, scopes };
     }
     for (const template of snapshot.templates) {
       const params = this.uriTemplateOf(template).match(uri);
@@ -34,6 +36,7 @@ export class ResourceResolver {
           params: decodeParams(params),
           timeoutMs: template.descriptor.timeoutMs,
           cache: template.descriptor.cache,
+          scopes: template.descriptor.scopes,
         };
     }
     return undefined;

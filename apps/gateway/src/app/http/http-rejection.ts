@@ -8,6 +8,8 @@ export class HttpRejection extends Error {
     readonly rpcCode: number,
     message: string,
     readonly headers: Record<string, string> = {},
+    /** The JSON-RPC id of the request refused, when it is known. */
+    readonly requestId: string | number | null = null,
   ) {
     super(message);
     this.name = 'HttpRejection';
@@ -20,6 +22,8 @@ export function reject(res: ServerResponse, rejection: HttpRejection): void {
     res.end();
     return;
   }
-  const body = JSON.stringify(rpcErrorResponse(null, { code: rejection.rpcCode, message: rejection.message }));
+  const body = JSON.stringify(
+    rpcErrorResponse(rejection.requestId, { code: rejection.rpcCode, message: rejection.message }),
+  );
   res.writeHead(rejection.status, { ...rejection.headers, 'Content-Type': 'application/json' }).end(body);
 }

@@ -1,7 +1,8 @@
 import { Module } from '@nestjs/common';
+import { IdentityModule } from '../identity/identity.module';
 import { ProtocolModule } from '../protocol/protocol.module';
 import { McpEndpoint } from './mcp.endpoint';
 
 /** The MCP endpoint on the HTTP server. */
-@Module({ imports: [ProtocolModule], providers: [McpEndpoint] })
+@Module({ imports: [IdentityModule, ProtocolModule], providers: [McpEndpoint] })
 export class HttpModule {}

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { AccessLog } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import { Authenticator } from '../identity/authenticator';
 import { RPC } from '../operations/rpc.error';
 import type { AccessNote } from '../protocol/protocol.adapter';
 import { ProtocolRouter } from '../protocol/protocol.router';
@@ -39,6 +40,7 @@ export class McpEndpoint implements OnApplicationBootstrap {
     @Inject(ProtocolRouter) private readonly protocol: ProtocolRouter,
     @Inject(AccessLog) private readonly access: AccessLog,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    @Inject(Authenticator) private readonly authenticator: Authenticator,
   ) {}
 
   /**
@@ -65,18 +67,23 @@ export class McpEndpoint implements OnApplicationBootstrap {
     if (this.access.enabled) this.logAccess(req, res, note);
     try {
       checkOriginAndHost(req.headers, this.env.ALLOWED_ORIGINS, this.env.ALLOWED_HOSTS);
+      // Once per request, before its body is read: an unauthenticated client costs no parsing.
+      const principal = await this.authenticator.authenticate(req).catch((error: unknown) => {
+        req.resume();
+        throw error;
+      });
       switch (req.method) {
         case 'POST': {
           checkAccept(req.headers, ['application/json', 'text/event-stream']);
           checkJsonContentType(req.headers);
           const body = parseJson(await readBody(req, this.env.MAX_BODY_BYTES, this.env.BODY_TIMEOUT_MS));
-          return await this.protocol.post(req, res, body, note);
+          return await this.protocol.post(req, res, body, { note, principal });
         }
         case 'GET':
           checkAccept(req.headers, ['text/event-stream']);
-          return await this.protocol.stream(req, res, note);
+          return await this.protocol.stream(req, res, { note, principal });
         case 'DELETE':
-          return await this.protocol.remove(req, res, note);
+          return await this.protocol.remove(req, res, { note, principal });
         default:
           req.resume();
           throw new HttpRejection(405, RPC.ServerError, 'Method Not Allowed', { Allow: 'GET, POST, DELETE' });

@@ -15,6 +15,7 @@ import { CatalogService } from '../catalog/catalog.service';
 import { ResourceResolver } from '../catalog/resource-resolver';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { PolicyPipeline } from '../policy/policy.pipeline';
+import { ScopeRules } from '../policy/scope.rules';
 import type { CallListener } from '../routing/call-events';
 import { idempotencyKeyOf } from '../routing/idempotency-key';
 import { ServiceClient, type CallOptions } from '../routing/service.client';
@@ -64,6 +65,7 @@ export class Operations {
     @Inject(ToolResultChecker) private readonly results: ToolResultChecker,
     @Inject(ResourceResolver) private readonly resources: ResourceResolver,
     @Inject(PolicyPipeline) private readonly pipeline: PolicyPipeline,
+    @Inject(ScopeRules) private readonly scopes: ScopeRules,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
@@ -184,7 +186,10 @@ export class Operations {
 
   listTools(operation: OperationOf<'tools/list'>, context: OperationContext): Promise<ListToolsResult> {
     return this.pipeline.run({ operation, context, served: {} }, async () => {
-      const { page, nextCursor } = paginate(this.catalog.snapshot.tools, operation.cursor, this.env.LIST_PAGE_SIZE);
+      const tools = this.scopes.visible(context.principal, this.catalog.snapshot.tools, (tool) =>
+        this.scopes.ofTool(tool),
+      );
+      const { page, nextCursor } = paginate(tools, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
         tools: page.map(({ publicName, descriptor }) => ({
           name: publicName,
@@ -202,9 +207,12 @@ export class Operations {
 
   listResources(operation: OperationOf<'resources/list'>, context: OperationContext): Promise<ListResourcesResult> {
     return this.pipeline.run({ operation, context, served: {} }, async () => {
-      const { page, nextCursor } = paginate(this.catalog.snapshot.resources, operation.cursor, this.env.LIST_PAGE_SIZE);
+      const resources = this.scopes.visible(context.principal, this.catalog.snapshot.resources, (resource) =>
+        this.scopes.ofResource(resource),
+      );
+      const { page, nextCursor } = paginate(resources, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
-        resources: page.map(({ descriptor: { timeoutMs: _t, cache: _c, ...resource } }) => resource),
+        resources: page.map(({ descriptor: { timeoutMs: _t, cache: _c, scopes: _s, ...resource } }) => resource),
         ...(nextCursor ? { nextCursor } : {}),
       };
     });
@@ -215,10 +223,13 @@ export class Operations {
     context: OperationContext,
   ): Promise<ListResourceTemplatesResult> {
     return this.pipeline.run({ operation, context, served: {} }, async () => {
-      const { page, nextCursor } = paginate(this.catalog.snapshot.templates, operation.cursor, this.env.LIST_PAGE_SIZE);
+      const templates = this.scopes.visible(context.principal, this.catalog.snapshot.templates, (template) =>
+        this.scopes.ofTemplate(template),
+      );
+      const { page, nextCursor } = paginate(templates, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
         resourceTemplates: page.map(
-          ({ descriptor: { timeoutMs: _t, cache: _c, completable: _k, ...template } }) => template,
+          ({ descriptor: { timeoutMs: _t, cache: _c, completable: _k, scopes: _s, ...template } }) => template,
         ),
         ...(nextCursor ? { nextCursor } : {}),
       };
@@ -227,12 +238,17 @@ export class Operations {
 
   listPrompts(operation: OperationOf<'prompts/list'>, context: OperationContext): Promise<ListPromptsResult> {
     return this.pipeline.run({ operation, context, served: {} }, async () => {
-      const { page, nextCursor } = paginate(this.catalog.snapshot.prompts, operation.cursor, this.env.LIST_PAGE_SIZE);
+      const prompts = this.scopes.visible(context.principal, this.catalog.snapshot.prompts, (prompt) =>
+        this.scopes.ofPrompt(prompt),
+      );
+      const { page, nextCursor } = paginate(prompts, operation.cursor, this.env.LIST_PAGE_SIZE);
       return {
-        prompts: page.map(({ publicName, descriptor: { timeoutMs: _t, completable: _k, name: _n, ...prompt } }) => ({
-          name: publicName,
-          ...prompt,
-        })),
+        prompts: page.map(
+          ({ publicName, descriptor: { timeoutMs: _t, completable: _k, name: _n, scopes: _s, ...prompt } }) => ({
+            name: publicName,
+            ...prompt,
+          }),
+        ),
         ...(nextCursor ? { nextCursor } : {}),
       };
     });

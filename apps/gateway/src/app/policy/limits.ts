@@ -3,6 +3,8 @@ import { MemoryRateLimiter, RedisRateLimiter, type RateLimiter } from '@fabric/p
 import { ConfigError } from '@fabric/platform-config';
 import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+import type { PolicyFile } from './policy-file';
+import { POLICY_FILE } from './policy.tokens';
 import { RateLimitRules } from './rate-limit.rules';
 
 /**
@@ -20,8 +22,9 @@ export class Limits implements OnApplicationShutdown {
     @Inject(GATEWAY_ENV) env: GatewayEnv,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
     @Inject(ReadinessRegistry) readiness: ReadinessRegistry,
+    @Inject(POLICY_FILE) policy: PolicyFile,
   ) {
-    this.rules = RateLimitRules.load(env.AUTH_POLICY_FILE);
+    this.rules = RateLimitRules.of(policy.rateLimits);
     if (this.rules.size > 0 && !env.REDIS_URL) {
       const issue = `${env.AUTH_POLICY_FILE} declares rateLimits, which are enforced fleet-wide in Redis: set REDIS_URL`;
       throw new ConfigError(issue, [issue]);

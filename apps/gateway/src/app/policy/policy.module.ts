@@ -2,42 +2,58 @@ import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
 import { CatalogService } from '../catalog/catalog.service';
 import { ResourceResolver } from '../catalog/resource-resolver';
+import { GATEWAY_ENV, authEnabled, type GatewayEnv } from '../gateway.config';
+import { AuthorizeStage } from './authorize.stage';
 import { CacheStage } from './cache.stage';
 import { EdgeCacheLifecycle } from './edge-cache';
 import { Limits } from './limits';
+import { loadPolicyFile } from './policy-file';
 import { PolicyPipeline } from './policy.pipeline';
 import { POLICY_STAGES, type PolicyStage } from './policy.stage';
+import { POLICY_FILE } from './policy.tokens';
 import { RateLimitStage } from './rate-limit.stage';
+import { ScopeRules } from './scope.rules';
 import { SessionQuota } from './session-quota';
 
 /**
- * The policy pipeline and its stages, in order: rate limit (when the policy file declares `rateLimits`),
- * cache (read-through at the edge; left out with `CACHE_ENABLED=false`, which ignores declared cache
- * policies). Also the session bound (`MAX_SESSIONS_PER_PRINCIPAL`), which the session era applies.
+ * The policy pipeline and its stages, in order: authorize (scopes; only when callers authenticate, with
+ * `AUTH_ISSUER` or `API_KEYS_FILE`), rate limit (when the policy file declares `rateLimits`), then cache
+ * (read-through at the edge; left out with `CACHE_ENABLED=false`, which ignores declared cache policies).
+ * The cache comes last: a cached answer must never reach a caller that may not have it, nor skip a limit.
+ * Also the session bound (`MAX_SESSIONS_PER_PRINCIPAL`), which the session era applies.
  */
 @Module({
   imports: [CatalogModule],
   providers: [
     EdgeCacheLifecycle,
+    {
+      provide: POLICY_FILE,
+      useFactory: (env: GatewayEnv) => loadPolicyFile(env.AUTH_POLICY_FILE),
+      inject: [GATEWAY_ENV],
+    },
+    ScopeRules,
     Limits,
     SessionQuota,
     {
       provide: POLICY_STAGES,
       useFactory: (
+        env: GatewayEnv,
+        rules: ScopeRules,
         limits: Limits,
         edge: EdgeCacheLifecycle,
         catalog: CatalogService,
         resources: ResourceResolver,
       ): PolicyStage[] => [
+        ...(authEnabled(env) ? [new AuthorizeStage(rules)] : []),
         ...(limits.rules.size > 0
           ? [new RateLimitStage(limits.rules, limits.limiter, (rule) => limits.refused(rule))]
           : []),
         ...(edge.cache ? [new CacheStage(edge.cache, catalog, resources)] : []),
       ],
-      inject: [Limits, EdgeCacheLifecycle, CatalogService, ResourceResolver],
+      inject: [GATEWAY_ENV, ScopeRules, Limits, EdgeCacheLifecycle, CatalogService, ResourceResolver],
     },
     PolicyPipeline,
   ],
-  exports: [PolicyPipeline, SessionQuota],
+  exports: [PolicyPipeline, ScopeRules, POLICY_FILE, SessionQuota],
 })
 export class PolicyModule {}

@@ -1,41 +1,10 @@
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { z } from 'zod';
 import { principalKey, type Principal } from '@fabric/contracts';
-import { ConfigError } from '@fabric/platform-config';
 import type { LimitCheck } from '@fabric/platform-limits';
+import { globMatcher, rateLimitName, type RateLimitRuleInput } from './policy-file';
 
 /** The principal calls without one are counted under (globs such as `*` match it). */
 export const ANONYMOUS = 'anonymous';
-
-/** One entry of the policy file's `rateLimits`: at most `limit` calls per `windowMs` per principal and tool. */
-export const RateLimitRuleSchema = z.strictObject({
-  /** Named in refusals and in the `rule` label of the metric; default: its globs, limit and window. */
-  name: z.string().min(1).max(200).optional(),
-  /** Glob (`*`, `?`) matched against the principal's subject and its client id (`anonymous` without one). */
-  principal: z.string().min(1),
-  /** Glob matched against the public tool name. */
-  tool: z.string().min(1),
-  limit: z.number().int().min(1),
-  windowMs: z.number().int().min(1),
-});
-export type RateLimitRuleInput = z.infer<typeof RateLimitRuleSchema>;
-
-/** The part of the policy file this stage reads (other keys belong to authorization). */
-export const RateLimitPolicySchema = z.object({
-  rateLimits: z
-    .array(RateLimitRuleSchema)
-    .default([])
-    .superRefine((rules, ctx) => {
-      const seen = new Set<string>();
-      rules.forEach((rule, index) => {
-        const name = nameOf(rule);
-        if (seen.has(name))
-          ctx.addIssue({ code: 'custom', path: [index, 'name'], message: `duplicate rule "${name}"` });
-        seen.add(name);
-      });
-    }),
-});
 
 /** A rule ready to match. */
 export interface RateLimitRule {
@@ -74,27 +43,9 @@ export function checksOf(
 export class RateLimitRules {
   private constructor(readonly rules: readonly RateLimitRule[]) {}
 
-  /** Rules from parsed policy-file content; throws a `ConfigError` when `rateLimits` is invalid. */
-  static parse(content: unknown, source = 'the policy file'): RateLimitRules {
-    const parsed = RateLimitPolicySchema.safeParse(content ?? {});
-    if (!parsed.success) {
-      const issues = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
-      throw new ConfigError(`Invalid rateLimits in ${source}:\n  ${issues.join('\n  ')}`, issues);
-    }
-    return new RateLimitRules(parsed.data.rateLimits.map(compile));
-  }
-
-  /** The rules of the file at `path` (read once, at start-up); none without a file; a `ConfigError` when unreadable. */
-  static load(path: string | undefined): RateLimitRules {
-    if (!path) return new RateLimitRules([]);
-    let content: unknown;
-    try {
-      content = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new ConfigError(`AUTH_POLICY_FILE: cannot read the policy file ${path} (${reason})`, [reason]);
-    }
-    return RateLimitRules.parse(content, path);
+  /** The rules, ready to match, of the policy file's validated `rateLimits`. */
+  static of(rules: readonly RateLimitRuleInput[]): RateLimitRules {
+    return new RateLimitRules(rules.map(compile));
   }
 
   get size(): number {
@@ -107,29 +58,15 @@ export class RateLimitRules {
   }
 }
 
-function nameOf(rule: RateLimitRuleInput): string {
-  return rule.name ?? `${rule.principal} ${rule.tool} ${rule.limit}/${rule.windowMs}ms`;
-}
-
 function compile(rule: RateLimitRuleInput): RateLimitRule {
-  const principal = globPattern(rule.principal);
-  const tool = globPattern(rule.tool);
+  const principal = globMatcher(rule.principal);
+  const tool = globMatcher(rule.tool);
   return {
-    name: nameOf(rule),
+    name: rateLimitName(rule),
     limit: rule.limit,
     windowMs: rule.windowMs,
     matches: (who, name) =>
-      tool.test(name) &&
-      (who
-        ? principal.test(who.subject) || (who.clientId !== undefined && principal.test(who.clientId))
-        : principal.test(ANONYMOUS)),
+      tool(name) &&
+      (who ? principal(who.subject) || (who.clientId !== undefined && principal(who.clientId)) : principal(ANONYMOUS)),
   };
-}
-
-/** A glob as an anchored pattern: `*` any run of characters, `?` one character, everything else literal. */
-export function globPattern(glob: string): RegExp {
-  const source = [...glob]
-    .map((char) => (char === '*' ? '.*' : char === '?' ? '.' : char.replace(/[\\^$.|+()[\]{}]/g, '\\$&')))
-    .join('');
-  return new RegExp(`^${source}$`, 's');
 }

@@ -1,14 +1,17 @@
 import { MemoryRateLimiter, type LimitDecision } from '@fabric/platform-limits';
 import type { Operation, OperationContext, OperationRequest } from '../operations/operation';
+import { parsePolicy } from './policy-file';
 import { RateLimitRules } from './rate-limit.rules';
 import { RateLimitStage } from './rate-limit.stage';
 
-const rules = RateLimitRules.parse({
-  rateLimits: [
-    { name: 'echo-burst', principal: '*', tool: 'testbed_echo', limit: 2, windowMs: 1_000 },
-    { name: 'hourly', principal: '*', tool: 'testbed_*', limit: 3, windowMs: 3_600_000 },
-  ],
-});
+const rules = RateLimitRules.of(
+  parsePolicy({
+    rateLimits: [
+      { name: 'echo-burst', principal: '*', tool: 'testbed_echo', limit: 2, windowMs: 1_000 },
+      { name: 'hourly', principal: '*', tool: 'testbed_*', limit: 3, windowMs: 3_600_000 },
+    ],
+  }).rateLimits,
+);
 
 describe('RateLimitStage', () => {
   let now: number;

@@ -1,9 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import type { Principal } from '@fabric/contracts';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { Limits } from './limits';
-import { ANONYMOUS, counterOf, retryAfterSeconds } from './rate-limit.rules';
+import { ANONYMOUS, retryAfterSeconds } from './rate-limit.rules';
 
 /** Why a new session was refused, and when the client may try again. */
 export interface SessionRefusal {
@@ -26,12 +25,12 @@ export class SessionQuota {
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
   ) {}
 
-  /** Counts a new session of `principal`, or says why it is refused. */
-  async admit(sessionId: string, principal: Principal | undefined): Promise<SessionRefusal | undefined> {
+  /** Counts a new session of `owner` (a `principalKey`; none: anonymous), or says why it is refused. */
+  async admit(sessionId: string, owner: string | undefined): Promise<SessionRefusal | undefined> {
     const max = this.env.MAX_SESSIONS_PER_PRINCIPAL;
     if (max === 0) return undefined;
     const admission = await this.limits.limiter.admitSession(
-      ownerOf(principal),
+      counterKey(owner),
       sessionId,
       this.env.SESSION_IDLE_TTL_MS,
       max,
@@ -49,23 +48,27 @@ export class SessionQuota {
     return {
       reason: 'full',
       retryAfterSeconds: retryAfterSeconds(admission.retryAfterMs),
-      message: `Too Many Requests: ${principal?.subject ?? ANONYMOUS} has ${max} open sessions (MAX_SESSIONS_PER_PRINCIPAL); close one (DELETE) or retry later`,
+      message: `Too Many Requests: ${owner ? owner.slice(owner.indexOf('\n') + 1) : ANONYMOUS} has ${max} open sessions (MAX_SESSIONS_PER_PRINCIPAL); close one (DELETE) or retry later`,
     };
   }
 
   /** The session was used: it stays counted for another idle TTL. */
-  touched(sessionId: string, principal: Principal | undefined): void {
+  touched(sessionId: string, owner: string | undefined): void {
     if (this.env.MAX_SESSIONS_PER_PRINCIPAL === 0) return;
-    void this.limits.limiter.touchSession(ownerOf(principal), sessionId, this.env.SESSION_IDLE_TTL_MS);
+    void this.limits.limiter.touchSession(counterKey(owner), sessionId, this.env.SESSION_IDLE_TTL_MS);
   }
 
   /** The session was deleted (or never came to be): its slot is free. */
-  async released(sessionId: string, principal: Principal | undefined): Promise<void> {
+  async released(sessionId: string, owner: string | undefined): Promise<void> {
     if (this.env.MAX_SESSIONS_PER_PRINCIPAL === 0) return;
-    await this.limits.limiter.releaseSession(ownerOf(principal), sessionId);
+    await this.limits.limiter.releaseSession(counterKey(owner), sessionId);
   }
 }
 
-function ownerOf(principal: Principal | undefined): string {
-  return createHash('sha256').update(counterOf(principal)).digest('base64url').slice(0, 32);
+/** The counter of an owner (`principalKey`, or none: `anonymous`), digested: no principal in clear in Redis. */
+function counterKey(owner: string | undefined): string {
+  return createHash('sha256')
+    .update(owner ?? ANONYMOUS)
+    .digest('base64url')
+    .slice(0, 32);
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Principal } from '@fabric/contracts';
 
 /** What the protocol layer tells the HTTP layer about a request, for its access line. */
 export interface AccessNote {
@@ -10,12 +11,20 @@ export interface AccessNote {
   session?: string;
 }
 
+/** What the HTTP layer established about one request. */
+export interface RequestScope {
+  /** Filled in for the access line. */
+  note: AccessNote;
+  /** Who sent it (undefined when the gateway runs open). */
+  principal?: Principal;
+}
+
 /**
  * One protocol era on the MCP endpoint. The HTTP layer has checked the headers and read the body; the
  * adapter answers on `res` (also its errors, other than `HttpRejection`s it throws).
  */
 export interface ProtocolAdapter {
-  post(req: IncomingMessage, res: ServerResponse, body: unknown, note: AccessNote): Promise<void>;
-  stream(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void>;
-  remove(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void>;
+  post(req: IncomingMessage, res: ServerResponse, body: unknown, scope: RequestScope): Promise<void>;
+  stream(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void>;
+  remove(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
+import { IdentityModule } from '../identity/identity.module';
 import { OperationsModule } from '../operations/operations.module';
 import { PolicyModule } from '../policy/policy.module';
 import { RoutingModule } from '../routing/routing.module';
@@ -13,7 +14,7 @@ import { SessionStore } from './session-2025/session.store';
 
 /** The protocol eras on the MCP endpoint; the only module that knows the MCP SDK's server side. */
 @Module({
-  imports: [CatalogModule, OperationsModule, PolicyModule, RoutingModule],
+  imports: [CatalogModule, IdentityModule, OperationsModule, PolicyModule, RoutingModule],
   providers: [
     ProtocolRouter,
     Session2025Adapter,

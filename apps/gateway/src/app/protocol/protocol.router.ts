@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { detectEra, type Era } from './era';
-import type { AccessNote, ProtocolAdapter } from './protocol.adapter';
+import type { ProtocolAdapter, RequestScope } from './protocol.adapter';
 import { Session2025Adapter } from './session-2025/session-2025.adapter';
 
 /**
@@ -20,15 +20,15 @@ export class ProtocolRouter {
     return this.adapters[detectEra(req.headers, body)] ?? this.sessions;
   }
 
-  post(req: IncomingMessage, res: ServerResponse, body: unknown, note: AccessNote): Promise<void> {
-    return this.adapterFor(req, body).post(req, res, body, note);
+  post(req: IncomingMessage, res: ServerResponse, body: unknown, scope: RequestScope): Promise<void> {
+    return this.adapterFor(req, body).post(req, res, body, scope);
   }
 
-  stream(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
-    return this.adapterFor(req).stream(req, res, note);
+  stream(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
+    return this.adapterFor(req).stream(req, res, scope);
   }
 
-  remove(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
-    return this.adapterFor(req).remove(req, res, note);
+  remove(req: IncomingMessage, res: ServerResponse, scope: RequestScope): Promise<void> {
+    return this.adapterFor(req).remove(req, res, scope);
   }
 }

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { SSE_HEADERS, type SseWriter } from '../../http/sse';
+import { InsufficientScopeError } from '../../policy/policy.errors';
 import { RPC, RpcError, rpcErrorResponse } from '../../operations/rpc.error';
 import { successJson } from '../response-json';
 import type { Canceller } from './cancellations';
@@ -21,7 +22,8 @@ export interface DirectExchange {
 /**
  * Answers one request without the session's SDK server (the hot path): plain JSON when it emits nothing
  * but its response, SSE from the first message the work emits (progress, logs, requests to the client).
- * A client that disconnects from a plain JSON answer, or cancels, aborts the work's signal.
+ * A client that disconnects from a plain JSON answer, or cancels, aborts the work's signal. An
+ * `InsufficientScopeError` before anything was written is thrown back, for the caller's HTTP 403.
  */
 export async function answerDirect({ res, id, openStream, register, work }: DirectExchange): Promise<void> {
   // The client may have gone while its session was being looked up.
@@ -41,16 +43,19 @@ export async function answerDirect({ res, id, openStream, register, work }: Dire
   };
   let response: JSONRPCMessage;
   let result: Record<string, unknown> | undefined;
+  let refused: InsufficientScopeError | undefined;
   try {
     result = (await work(controller.signal, emit)) as Record<string, unknown>;
     response = { jsonrpc: '2.0', id, result };
   } catch (error) {
+    if (error instanceof InsufficientScopeError && !writer) refused = error;
     const rpc = error instanceof RpcError ? error : new RpcError(RPC.InternalError, 'Internal error');
     response = rpcErrorResponse(id, rpc) as JSONRPCMessage;
   } finally {
     unregister();
     res.off('close', onClose);
   }
+  if (refused) throw refused;
   // A cancelled request gets no response message (MCP), but its HTTP exchange still ends.
   if (writer) {
     if (!controller.signal.aborted) await writer.write(response);

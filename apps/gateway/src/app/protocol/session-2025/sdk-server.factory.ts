@@ -17,15 +17,18 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { LogLevel } from '@fabric/contracts';
+import type { LogLevel, Principal } from '@fabric/contracts';
 import { Operations } from '../../operations/operations.service';
 import type { OperationContext } from '../../operations/operation';
 import { RPC, RpcError } from '../../operations/rpc.error';
+import { InsufficientScopeError } from '../../policy/policy.errors';
 import { IDEMPOTENCY_META_KEY } from '../../routing/idempotency-key';
 import { ClientRequests } from './client-requests';
 import type { Emit } from './direct.exchange';
+import { principalOfAuthInfo } from './principal-info';
 import { SessionChannel } from './session.channel';
 import { SessionStore } from './session.store';
+import type { SessionTransport } from './session.transport';
 
 /** Resource subscriptions one session may hold. */
 const MAX_SUBSCRIPTIONS = 100;
@@ -65,6 +68,7 @@ export class SdkServerFactory {
   /** The operation context of a request in `sessionId`: its messages go on `emit` (the request's stream). */
   contextOf(
     sessionId: string,
+    principal: Principal | undefined,
     logLevel: LogLevel | undefined,
     progressToken: string | number | undefined,
     signal: AbortSignal | undefined,
@@ -72,6 +76,7 @@ export class SdkServerFactory {
   ): OperationContext {
     return {
       sessionId,
+      ...(principal ? { principal } : {}),
       signal,
       channel: new SessionChannel(sessionId, logLevel, progressToken, emit, signal, this.sessions, this.clientRequests),
     };
@@ -86,63 +91,88 @@ export class SdkServerFactory {
     ): Promise<OperationContext> =>
       this.contextOf(
         sessionId,
+        principalOfAuthInfo(extra.authInfo),
         (await this.sessions.get(sessionId))?.logLevel,
         progressToken,
         extra.signal,
         (message) => server.transport!.send(message, { relatedRequestId: extra.requestId }),
       );
-    const plain = { sessionId };
+    const plain = (extra: RequestHandlerExtra<ServerRequest, ServerNotification>): OperationContext => {
+      const principal = principalOfAuthInfo(extra.authInfo);
+      return principal ? { sessionId, principal } : { sessionId };
+    };
+    // A refusal for want of scopes becomes the HTTP 403 step-up challenge of the POST that carried it.
+    const guarded = async <T>(
+      extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
+      work: () => Promise<T>,
+    ) => {
+      try {
+        return await work();
+      } catch (error) {
+        if (!(error instanceof InsufficientScopeError)) throw error;
+        (server.transport as SessionTransport | undefined)?.refuse(extra.requestId, error.scopes);
+        throw new RpcError(RPC.ServerError, `Forbidden: this needs the scope(s) ${error.scopes.join(' ')}`);
+      }
+    };
 
-    server.setRequestHandler(ListToolsRequestSchema, (request) =>
-      this.operations.listTools({ kind: 'tools/list', cursor: request.params?.cursor }, plain),
+    server.setRequestHandler(ListToolsRequestSchema, (request, extra) =>
+      this.operations.listTools({ kind: 'tools/list', cursor: request.params?.cursor }, plain(extra)),
     );
-    server.setRequestHandler(ListResourcesRequestSchema, (request) =>
-      this.operations.listResources({ kind: 'resources/list', cursor: request.params?.cursor }, plain),
+    server.setRequestHandler(ListResourcesRequestSchema, (request, extra) =>
+      this.operations.listResources({ kind: 'resources/list', cursor: request.params?.cursor }, plain(extra)),
     );
-    server.setRequestHandler(ListResourceTemplatesRequestSchema, (request) =>
+    server.setRequestHandler(ListResourceTemplatesRequestSchema, (request, extra) =>
       this.operations.listResourceTemplates(
         { kind: 'resources/templates/list', cursor: request.params?.cursor },
-        plain,
+        plain(extra),
       ),
     );
-    server.setRequestHandler(ListPromptsRequestSchema, (request) =>
-      this.operations.listPrompts({ kind: 'prompts/list', cursor: request.params?.cursor }, plain),
+    server.setRequestHandler(ListPromptsRequestSchema, (request, extra) =>
+      this.operations.listPrompts({ kind: 'prompts/list', cursor: request.params?.cursor }, plain(extra)),
     );
 
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
-      this.operations.callTool(
-        {
-          kind: 'tools/call',
-          name: request.params.name,
-          arguments: request.params.arguments,
-          requestId: extra.requestId,
-          idempotencyKey: request.params._meta?.[IDEMPOTENCY_META_KEY],
-        },
-        await contextOf(extra, request.params._meta?.progressToken),
+      guarded(extra, async () =>
+        this.operations.callTool(
+          {
+            kind: 'tools/call',
+            name: request.params.name,
+            arguments: request.params.arguments,
+            requestId: extra.requestId,
+            idempotencyKey: request.params._meta?.[IDEMPOTENCY_META_KEY],
+          },
+          await contextOf(extra, request.params._meta?.progressToken),
+        ),
       ),
     );
     server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
-      this.operations.readResource(
-        { kind: 'resources/read', uri: request.params.uri },
-        await contextOf(extra, request.params._meta?.progressToken),
+      guarded(extra, async () =>
+        this.operations.readResource(
+          { kind: 'resources/read', uri: request.params.uri },
+          await contextOf(extra, request.params._meta?.progressToken),
+        ),
       ),
     );
     server.setRequestHandler(GetPromptRequestSchema, async (request, extra) =>
-      this.operations.getPrompt(
-        { kind: 'prompts/get', name: request.params.name, arguments: request.params.arguments },
-        await contextOf(extra, request.params._meta?.progressToken),
+      guarded(extra, async () =>
+        this.operations.getPrompt(
+          { kind: 'prompts/get', name: request.params.name, arguments: request.params.arguments },
+          await contextOf(extra, request.params._meta?.progressToken),
+        ),
       ),
     );
     server.setRequestHandler(CompleteRequestSchema, async (request, extra) => {
       const { ref, argument, context } = request.params;
-      return this.operations.complete(
-        {
-          kind: 'completion/complete',
-          ref: ref.type === 'ref/prompt' ? { type: ref.type, name: ref.name } : { type: ref.type, uri: ref.uri },
-          argument,
-          ...(context?.arguments ? { context: context.arguments } : {}),
-        },
-        await contextOf(extra, request.params._meta?.progressToken),
+      return guarded(extra, async () =>
+        this.operations.complete(
+          {
+            kind: 'completion/complete',
+            ref: ref.type === 'ref/prompt' ? { type: ref.type, name: ref.name } : { type: ref.type, uri: ref.uri },
+            argument,
+            ...(context?.arguments ? { context: context.arguments } : {}),
+          },
+          await contextOf(extra, request.params._meta?.progressToken),
+        ),
       );
     });
 

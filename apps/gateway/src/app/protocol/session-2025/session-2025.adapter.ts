@@ -13,17 +13,20 @@ import {
   type JSONRPCRequest,
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
-import type { Principal } from '@fabric/contracts';
+import { principalKey, type Principal } from '@fabric/contracts';
 import { HttpDrain } from '@fabric/platform-observability';
 import { HttpRejection } from '../../http/http-rejection';
+import { Authenticator } from '../../identity/authenticator';
 import { Operations } from '../../operations/operations.service';
 import { RPC } from '../../operations/rpc.error';
 import { SessionQuota } from '../../policy/session-quota';
+import { InsufficientScopeError } from '../../policy/policy.errors';
 import { directRequest, type DirectRequest } from '../direct-request';
-import type { AccessNote, ProtocolAdapter } from '../protocol.adapter';
+import type { AccessNote, ProtocolAdapter, RequestScope } from '../protocol.adapter';
 import { ClientRequests } from './client-requests';
 import { answerDirect } from './direct.exchange';
 import { EventLog, GET_STREAM, parseEventId } from './event-log';
+import { authInfoOf } from './principal-info';
 import { SdkServerFactory, initializeResult } from './sdk-server.factory';
 import { SessionRegistry, type LiveSession } from './session.registry';
 import { SessionStore, type SessionRecord } from './session.store';
@@ -46,6 +49,7 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
     @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
     @Inject(EventLog) private readonly events: EventLog,
     @Inject(HttpDrain) private readonly drain: HttpDrain,
+    @Inject(Authenticator) private readonly authenticator: Authenticator,
     @Inject(SessionQuota) private readonly quota: SessionQuota,
   ) {}
 
@@ -54,14 +58,23 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
     this.store.onTouched((record) => this.quota.touched(record.id, record.principal));
   }
 
-  async post(req: IncomingMessage, res: ServerResponse, body: unknown, note: AccessNote): Promise<void> {
+  async post(
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    { note, principal }: RequestScope,
+  ): Promise<void> {
     // The hot path: a call routed to a service, answered without the session's SDK server.
     const direct = directRequest(body);
     if (direct) {
       note.method = direct.method;
       note.target = direct.method === 'resources/read' ? direct.uri : direct.name;
-      const record = await this.recordOf(req, note);
-      return this.answerDirect(res, direct, record);
+      const record = await this.recordOf(req, note, principal);
+      return this.answerDirect(res, direct, record, principal).catch((error: unknown) => {
+        if (error instanceof InsufficientScopeError)
+          throw this.authenticator.insufficientScope(req, error.scopes, direct.id);
+        throw error;
+      });
     }
     const { messages, batch } = parseMessages(body);
     const first = messages[0] as { method?: string };
@@ -77,24 +90,24 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
       const id = randomUUID();
       note.session = id;
       const protocolVersion = negotiate(initialize.params.protocolVersion);
-      const principal = principalOf(req);
-      const refusal = await this.quota.admit(id, principal);
+      const owner = principal ? principalKey(principal) : undefined;
+      const refusal = await this.quota.admit(id, owner);
       if (refusal) {
         throw new HttpRejection(refusal.reason === 'full' ? 429 : 503, RPC.ServerError, refusal.message, {
           'Retry-After': String(refusal.retryAfterSeconds),
         });
       }
       try {
-        await this.sessions.persist(id, initialize.params, protocolVersion, principal);
+        await this.sessions.persist(id, initialize.params, protocolVersion, owner);
       } catch {
-        await this.quota.released(id, principal);
+        await this.quota.released(id, owner);
         throw new HttpRejection(503, RPC.InternalError, 'Session store unavailable; try again');
       }
       const answer = { jsonrpc: '2.0', id: initialize.id, result: initializeResult(protocolVersion) };
       res.writeHead(200, { [SESSION_HEADER]: id, 'Content-Type': 'application/json' }).end(JSON.stringify(answer));
       return;
     }
-    const record = await this.recordOf(req, note);
+    const record = await this.recordOf(req, note, principal);
     const rest: JSONRPCMessage[] = [];
     for (const message of messages) {
       if (isJSONRPCNotification(message) && message.method === 'notifications/cancelled') {
@@ -113,16 +126,17 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
     const session = await this.sessions.open(record);
     this.track(session, rest);
     session.transport.handlePost(res, rest, batch, {
-      extra: { requestInfo: { headers: req.headers } },
+      extra: { requestInfo: { headers: req.headers }, ...(principal ? { authInfo: authInfoOf(principal) } : {}) },
+      refusal: (requestId, scopes) => this.authenticator.insufficientScope(req, scopes, requestId),
       onAbandoned: (ids) => {
         for (const id of ids) this.sessions.cancellations.cancel(session.id, id, 'client disconnected');
       },
     });
   }
 
-  async stream(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
+  async stream(req: IncomingMessage, res: ServerResponse, { note, principal }: RequestScope): Promise<void> {
     note.method = 'GET';
-    const record = await this.recordOf(req, note);
+    const record = await this.recordOf(req, note, principal);
     if (this.drain.isDraining) {
       throw new HttpRejection(503, RPC.ServerError, 'Service Unavailable: this replica is stopping; reconnect', {
         'Retry-After': '1',
@@ -150,16 +164,21 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
     }
   }
 
-  async remove(req: IncomingMessage, res: ServerResponse, note: AccessNote): Promise<void> {
+  async remove(req: IncomingMessage, res: ServerResponse, { note, principal }: RequestScope): Promise<void> {
     note.method = 'DELETE';
-    const record = await this.recordOf(req, note);
+    const record = await this.recordOf(req, note, principal);
     await this.sessions.delete(record.id);
     await this.quota.released(record.id, record.principal);
     res.writeHead(200).end();
   }
 
   /** A request routed to a service, answered as JSON (or SSE once it talks to the client). */
-  private answerDirect(res: ServerResponse, request: DirectRequest, record: SessionRecord): Promise<void> {
+  private answerDirect(
+    res: ServerResponse,
+    request: DirectRequest,
+    record: SessionRecord,
+    principal: Principal | undefined,
+  ): Promise<void> {
     const sessionId = record.id;
     return answerDirect({
       res,
@@ -167,7 +186,14 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
       openStream: (response) => this.events.open(response, sessionId, randomBytes(4).toString('hex')),
       register: (cancel) => this.sessions.cancellations.register(sessionId, request.id, cancel),
       work: (signal, emit) => {
-        const context = this.factory.contextOf(sessionId, record.logLevel, request.progressToken, signal, emit);
+        const context = this.factory.contextOf(
+          sessionId,
+          principal,
+          record.logLevel,
+          request.progressToken,
+          signal,
+          emit,
+        );
         switch (request.method) {
           case 'tools/call':
             return this.operations.callTool(
@@ -203,8 +229,15 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
     }
   }
 
-  /** The record of the session named by the request's header: 400 without one, 404 when unknown, deleted or expired. */
-  private async recordOf(req: IncomingMessage, note: AccessNote): Promise<SessionRecord> {
+  /**
+   * The record of the session named by the request's header: 400 without one, 404 when unknown, deleted or
+   * expired, or created by another principal (to whom it does not exist).
+   */
+  private async recordOf(
+    req: IncomingMessage,
+    note: AccessNote,
+    principal: Principal | undefined,
+  ): Promise<SessionRecord> {
     const id = req.headers[SESSION_HEADER];
     if (typeof id !== 'string' || id.length === 0) {
       throw new HttpRejection(400, RPC.ServerError, 'Bad Request: Mcp-Session-Id header is required');
@@ -220,13 +253,12 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
     }
     const record = await this.store.get(id);
     if (!record) throw new HttpRejection(404, RPC.SessionNotFound, 'Session not found');
+    if (record.principal !== (principal ? principalKey(principal) : undefined)) {
+      this.authenticator.count('forbidden', 'session_principal');
+      throw new HttpRejection(404, RPC.SessionNotFound, 'Session not found');
+    }
     return record;
   }
-}
-
-/** The authenticated caller of a request: none until authentication exists (its layer fills this in). */
-function principalOf(_req: IncomingMessage): Principal | undefined {
-  return undefined;
 }
 
 function parseMessages(raw: unknown): { messages: JSONRPCMessage[]; batch: boolean } {

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleIn
 import type { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { InitializeRequest, JSONRPCMessage, RequestId } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { ResourceUpdatedSchema, fabricSubjects, type Principal } from '@fabric/contracts';
+import { ResourceUpdatedSchema, fabricSubjects } from '@fabric/contracts';
 import { NatsClient, tryDecodeJson, type Subscription } from '@fabric/platform-nats';
 import { HttpDrain, MetricsRegistry } from '@fabric/platform-observability';
 import { CatalogService } from '../../catalog/catalog.service';
@@ -133,19 +133,19 @@ export class SessionRegistry implements OnModuleInit, OnApplicationShutdown {
     await Promise.all([...this.live.keys()].map((id) => this.close(id)));
   }
 
-  /** Stores the record of a new session, from its initialize request, negotiated version and principal. */
+  /** Stores the record of a new session, from its initialize request and negotiated version. */
   async persist(
     id: string,
     initialize: InitializeRequest['params'],
     protocolVersion: string,
-    principal: Principal | undefined,
+    principal?: string,
   ): Promise<void> {
     await this.store.create({
       id,
       createdAt: Date.now(),
       protocolVersion,
       initialize: initialize as Record<string, unknown>,
-      ...(principal ? { principal } : {}),
+      ...(principal !== undefined ? { principal } : {}),
     });
   }
 

@@ -9,7 +9,7 @@ import {
   type KvWatch,
 } from '@fabric/platform-nats';
 import { ReadinessRegistry } from '@fabric/platform-observability';
-import { LogLevelSchema, PrincipalSchema } from '@fabric/contracts';
+import { LogLevelSchema } from '@fabric/contracts';
 import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
 
 /** What every replica needs to serve a session: kept in JetStream KV, never only in one process. */
@@ -22,8 +22,8 @@ export const SessionRecordSchema = z.object({
   logLevel: LogLevelSchema.optional(),
   /** URIs of the resources the client subscribed to (`resources/subscribe`). */
   subscriptions: z.array(z.string()).optional(),
-  /** Who opened the session (absent: an unauthenticated client). */
-  principal: PrincipalSchema.optional(),
+  /** `principalKey` of who created the session: nobody else may use it. Absent when the gateway runs open. */
+  principal: z.string().optional(),
 });
 export type SessionRecord = z.infer<typeof SessionRecordSchema>;
 

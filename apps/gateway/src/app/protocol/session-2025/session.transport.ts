@@ -9,6 +9,7 @@ import {
   type RequestId,
 } from '@modelcontextprotocol/sdk/types.js';
 import { randomBytes } from 'node:crypto';
+import type { HttpRejection } from '../../http/http-rejection';
 import type { SseWriter } from '../../http/sse';
 import { GET_STREAM, type EventLog } from './event-log';
 
@@ -26,6 +27,8 @@ type OpenStream = (res: ServerResponse) => SseWriter<JSONRPCMessage>;
  */
 class HttpExchange implements Exchange {
   private readonly pending: Set<RequestId>;
+  /** The refusal of the one request of a POST, answered as its HTTP status (403 step-up) instead of 200. */
+  private refusal?: HttpRejection;
   private readonly buffered: JSONRPCMessage[] = [];
   private writer?: SseWriter<JSONRPCMessage>;
   private closed = false;
@@ -36,6 +39,7 @@ class HttpExchange implements Exchange {
     private readonly batch: boolean,
     private readonly openStream: OpenStream,
     private readonly onDone: (ids: RequestId[]) => void,
+    private readonly refusalOf?: PostOptions['refusal'],
   ) {
     this.pending = new Set(ids);
   }
@@ -53,6 +57,11 @@ class HttpExchange implements Exchange {
     this.closed = true;
   }
 
+  /** Answers a lone request's error response with its refusal's status and headers, unless streaming already. */
+  refuse(requestId: RequestId, scopes: string[]): void {
+    if (!this.batch && !this.writer && this.refusalOf) this.refusal = this.refusalOf(requestId, scopes);
+  }
+
   async deliver(message: JSONRPCMessage, isResponse: boolean): Promise<void> {
     if (this.closed) return;
     if (isResponse) this.pending.delete((message as { id: RequestId }).id);
@@ -67,8 +76,11 @@ class HttpExchange implements Exchange {
     this.buffered.push(message);
     if (!done) return;
     const body = JSON.stringify(this.batch ? this.buffered : this.buffered[0]);
+    const refusal = this.refusal;
     this.finish(() => {
-      this.res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
+      if (refusal && isJSONRPCErrorResponse(message))
+        this.res.writeHead(refusal.status, { ...refusal.headers, 'Content-Type': 'application/json' }).end(body);
+      else this.res.writeHead(200, { 'Content-Type': 'application/json' }).end(body);
     });
   }
 
@@ -98,6 +110,8 @@ export interface PostOptions {
   extra?: MessageExtraInfo;
   /** The client went away before the requests of the POST were answered (and nothing streams them). */
   onAbandoned?: (ids: RequestId[]) => void;
+  /** The HTTP answer to a request refused for want of scopes (see `SessionTransport.refuse`). */
+  refusal?: (requestId: RequestId, scopes: string[]) => HttpRejection;
 }
 
 /**
@@ -133,9 +147,16 @@ export class SessionTransport implements Transport {
     if (ids.length === 0) {
       res.writeHead(202).end();
     } else {
-      const exchange = new HttpExchange(res, ids, batch, this.openStream, () => {
-        for (const id of ids) this.exchanges.delete(id);
-      });
+      const exchange = new HttpExchange(
+        res,
+        ids,
+        batch,
+        this.openStream,
+        () => {
+          for (const id of ids) this.exchanges.delete(id);
+        },
+        options.refusal,
+      );
       for (const id of ids) this.exchanges.set(id, exchange);
       res.on('close', () => {
         // Unanswered, or streaming: the rest is stored for the client to resume.
@@ -148,6 +169,15 @@ export class SessionTransport implements Transport {
       });
     }
     for (const message of messages) this.onmessage?.(message, options.extra);
+  }
+
+  /**
+   * Marks a request as refused for want of `scopes` (before the SDK answers it with an error): a POST that
+   * carried only it is answered with the HTTP 403 step-up challenge rather than 200.
+   */
+  refuse(requestId: RequestId, scopes: string[]): void {
+    const exchange = this.exchanges.get(requestId);
+    if (exchange instanceof HttpExchange) exchange.refuse(requestId, scopes);
   }
 
   /** Hands a message to the SDK server outside any POST (a cancellation forwarded by another replica). */
