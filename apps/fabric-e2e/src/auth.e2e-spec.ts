@@ -69,7 +69,11 @@ describe('authentication and authorization at the gateway', () => {
     const policyFile = join(dir, 'policy.json');
     writeFileSync(
       policyFile,
-      JSON.stringify({ tools: { 'testbed_slow_*': ['testbed:write'], 'testbed_*': ['testbed:read'] } }),
+      JSON.stringify({
+        tools: { 'testbed_slow_*': ['testbed:write'], 'testbed_*': ['testbed:read'] },
+        prompts: { testbed_greet: ['testbed:prompts'] },
+        resources: { 'testbed://counter': ['testbed:counter'] },
+      }),
     );
     fabric = await Fabric.start({
       gateways: 2,
@@ -164,7 +168,7 @@ describe('authentication and authorization at the gateway', () => {
       expect(await response.json()).toEqual({
         resource: AUDIENCE,
         authorization_servers: [as.issuer],
-        scopes_supported: ['testbed:read', 'testbed:write'],
+        scopes_supported: ['testbed:counter', 'testbed:prompts', 'testbed:read', 'testbed:write'],
         bearer_methods_supported: ['header'],
       });
     }
@@ -201,6 +205,43 @@ describe('authentication and authorization at the gateway', () => {
       name: 'slow_write',
     });
     expect(served).toBe(0);
+  });
+
+  it("refuses the same way a request served by the session's SDK server (completion of a prompt it may not use)", async () => {
+    const headers = bearer(await token('alice', 'testbed:read'));
+    const id = await session(headers);
+    const completion = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 3,
+      method: 'completion/complete',
+      params: { ref: { type: 'ref/prompt', name: 'testbed_greet' }, argument: { name: 'name', value: 'A' } },
+    });
+    for (let replica = 0; replica < 2; replica++) {
+      const response = await postRaw(fabric.mcpUrl, completion, { ...headers, 'mcp-session-id': id });
+      expect(response.status).toBe(403);
+      expect(response.headers.get('www-authenticate')).toBe(
+        `Bearer error="insufficient_scope", scope="testbed:prompts", resource_metadata="${METADATA}"`,
+      );
+    }
+    const allowed = bearer(await token('alice', 'testbed:read testbed:prompts'));
+    const other = await session(allowed);
+    expect((await postRaw(fabric.mcpUrl, completion, { ...allowed, 'mcp-session-id': other })).status).toBe(200);
+  });
+
+  it('refuses a subscription to a resource the principal may not read', async () => {
+    const subscribe = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 4,
+      method: 'resources/subscribe',
+      params: { uri: 'testbed://counter' },
+    });
+    const refused = bearer(await token('alice', 'testbed:read'));
+    const response = await postRaw(fabric.mcpUrl, subscribe, { ...refused, 'mcp-session-id': await session(refused) });
+    expect(response.status).toBe(403);
+    expect(response.headers.get('www-authenticate')).toContain('scope="testbed:counter"');
+    const allowed = bearer(await token('alice', 'testbed:read testbed:counter'));
+    const accepted = await postRaw(fabric.mcpUrl, subscribe, { ...allowed, 'mcp-session-id': await session(allowed) });
+    expect(accepted.status).toBe(200);
   });
 
   it('hands the service the principal, never the token', async () => {

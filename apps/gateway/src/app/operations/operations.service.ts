@@ -15,6 +15,7 @@ import { CatalogService } from '../catalog/catalog.service';
 import { ResourceResolver } from '../catalog/resource-resolver';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { PolicyPipeline } from '../policy/policy.pipeline';
+import { InsufficientScopeError } from '../policy/policy.errors';
 import { ScopeRules } from '../policy/scope.rules';
 import type { CallListener } from '../routing/call-events';
 import { idempotencyKeyOf } from '../routing/idempotency-key';
@@ -252,6 +253,15 @@ export class Operations {
         ...(nextCursor ? { nextCursor } : {}),
       };
     });
+  }
+
+  /**
+   * Refuses with `InsufficientScopeError` a principal that may not read `uri`: a subscription tells of a
+   * resource's changes, so it needs what reading it needs.
+   */
+  authorizeRead(uri: string, context: OperationContext): void {
+    const required = this.scopes.required({ kind: 'resources/read', uri });
+    if (this.scopes.missing(context.principal, required).length > 0) throw new InsufficientScopeError([...required]);
   }
 
   /** Whether a URI names a resource of the catalog (fixed or by a template). */

@@ -182,10 +182,11 @@ export class SdkServerFactory {
     });
 
     // Subscriptions live in the session record: whichever replica holds the client's stream tells it.
-    server.setRequestHandler(SubscribeRequestSchema, async (request) => {
+    server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
       const uri = request.params.uri;
       if (!this.operations.hasResource(uri))
         throw new RpcError(RPC.ResourceNotFound, `Resource not found: ${uri}`, { uri });
+      await guarded(extra, async () => this.operations.authorizeRead(uri, plain(extra)));
       const current = (await this.sessions.get(sessionId))?.subscriptions ?? [];
       // Templates match endless URIs; the record every replica copies must stay small.
       if (!current.includes(uri) && current.length >= MAX_SUBSCRIPTIONS) {
