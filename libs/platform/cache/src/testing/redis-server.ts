@@ -1,18 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createConnection, createServer } from 'node:net';
-import { eventually } from '@fabric/platform-nats/testing';
-
-/** A free TCP port on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+import { createConnection } from 'node:net';
+import { eventually, freePort } from '@fabric/platform-nats/testing';
 
 /** True when a Redis answers PING on the port (a raw RESP exchange: no client library state to reset). */
 function answersPing(port: number): Promise<boolean> {

@@ -1,3 +1,3 @@
 // Test support, outside the lib's public surface: import from `@fabric/platform-nats/testing` in specs only.
-export { NatsServerCluster, NatsServerProcess, eventually, eventuallyValue } from './nats-server';
+export { NatsServerCluster, NatsServerProcess, eventually, eventuallyValue, freePort } from './nats-server';
 export type { JetStreamStatus } from './nats-server';
