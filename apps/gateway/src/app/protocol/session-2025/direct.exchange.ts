@@ -9,6 +9,34 @@ import type { Canceller } from './cancellations';
 /** Writes a message on the stream of the request being served. */
 export type Emit = (message: JSONRPCMessage) => Promise<void>;
 
+/** Where a request's abort signal is read when something needs it. */
+export interface SignalSource {
+  readonly signal: AbortSignal;
+}
+
+/**
+ * The abort signal of one request, made only when something asks for it: a call answered from the cache
+ * never does, and an AbortController per request was a measurable share of such a call.
+ */
+class LazyAbort implements SignalSource {
+  private controller?: AbortController;
+  private reason: unknown;
+  aborted = false;
+
+  get signal(): AbortSignal {
+    this.controller ??= new AbortController();
+    if (this.aborted && !this.controller.signal.aborted) this.controller.abort(this.reason);
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.reason = reason;
+    this.controller?.abort(reason);
+  }
+}
+
 export interface DirectExchange {
   res: ServerResponse;
   id: RequestId;
@@ -16,7 +44,7 @@ export interface DirectExchange {
   openStream: (res: ServerResponse) => SseWriter<JSONRPCMessage>;
   /** Registers how to stop the work (see `Cancellations`); returns the unregistration. */
   register: (cancel: Canceller) => () => void;
-  work: (signal: AbortSignal, emit: Emit) => Promise<unknown>;
+  work: (abort: SignalSource, emit: Emit) => Promise<unknown>;
 }
 
 /**
@@ -28,16 +56,16 @@ export interface DirectExchange {
 export async function answerDirect({ res, id, openStream, register, work }: DirectExchange): Promise<void> {
   // The client may have gone while its session was being looked up.
   if (res.destroyed || res.socket?.destroyed) return;
-  const controller = new AbortController();
+  const abort = new LazyAbort();
   let writer: SseWriter<JSONRPCMessage> | undefined;
   // A client gone from a plain JSON answer cannot come back for it: stop the work. A stream can be resumed.
   const onClose = () => {
-    if (!res.writableFinished && !writer) controller.abort(new Error('client disconnected'));
+    if (!res.writableFinished && !writer) abort.abort(new Error('client disconnected'));
   };
-  const unregister = register((reason) => controller.abort(new Error(reason)));
+  const unregister = register((reason) => abort.abort(new Error(reason)));
   res.once('close', onClose);
   const emit: Emit = (message) => {
-    if (controller.signal.aborted) return Promise.resolve();
+    if (abort.aborted) return Promise.resolve();
     writer ??= openStream(res);
     return writer.write(message);
   };
@@ -45,7 +73,7 @@ export async function answerDirect({ res, id, openStream, register, work }: Dire
   let result: Record<string, unknown> | undefined;
   let refused: InsufficientScopeError | undefined;
   try {
-    result = (await work(controller.signal, emit)) as Record<string, unknown>;
+    result = (await work(abort, emit)) as Record<string, unknown>;
     response = { jsonrpc: '2.0', id, result };
   } catch (error) {
     if (error instanceof InsufficientScopeError && !writer) refused = error;
@@ -58,12 +86,12 @@ export async function answerDirect({ res, id, openStream, register, work }: Dire
   if (refused) throw refused;
   // A cancelled request gets no response message (MCP), but its HTTP exchange still ends.
   if (writer) {
-    if (!controller.signal.aborted) await writer.write(response);
+    if (!abort.aborted) await writer.write(response);
     await writer.end();
     return;
   }
   if (res.destroyed || res.writableEnded) return;
-  if (controller.signal.aborted) res.writeHead(200, SSE_HEADERS).end();
+  if (abort.aborted) res.writeHead(200, SSE_HEADERS).end();
   else
     res
       .writeHead(200, { 'Content-Type': 'application/json' })

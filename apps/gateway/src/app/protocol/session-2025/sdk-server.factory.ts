@@ -24,7 +24,7 @@ import { RPC, RpcError } from '../../operations/rpc.error';
 import { InsufficientScopeError } from '../../policy/policy.errors';
 import { IDEMPOTENCY_META_KEY } from '../../routing/idempotency-key';
 import { ClientRequests } from './client-requests';
-import type { Emit } from './direct.exchange';
+import type { Emit, SignalSource } from './direct.exchange';
 import { principalOfAuthInfo } from './principal-info';
 import { SessionChannel } from './session.channel';
 import { SessionStore } from './session.store';
@@ -71,14 +71,26 @@ export class SdkServerFactory {
     principal: Principal | undefined,
     logLevel: LogLevel | undefined,
     progressToken: string | number | undefined,
-    signal: AbortSignal | undefined,
+    abort: SignalSource,
     emit: Emit,
   ): OperationContext {
+    const channel = new SessionChannel(
+      sessionId,
+      logLevel,
+      progressToken,
+      emit,
+      abort,
+      this.sessions,
+      this.clientRequests,
+    );
+    // The signal is read, and so made, only by what needs it (a call sent to a service).
     return {
       sessionId,
-      ...(principal ? { principal } : {}),
-      signal,
-      channel: new SessionChannel(sessionId, logLevel, progressToken, emit, signal, this.sessions, this.clientRequests),
+      principal,
+      get signal() {
+        return abort.signal;
+      },
+      channel,
     };
   }
 
@@ -94,7 +106,7 @@ export class SdkServerFactory {
         principalOfAuthInfo(extra.authInfo),
         (await this.sessions.get(sessionId))?.logLevel,
         progressToken,
-        extra.signal,
+        extra,
         (message) => server.transport!.send(message, { relatedRequestId: extra.requestId }),
       );
     const plain = (extra: RequestHandlerExtra<ServerRequest, ServerNotification>): OperationContext => {

@@ -185,13 +185,13 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
       id: request.id,
       openStream: (response) => this.events.open(response, sessionId, randomBytes(4).toString('hex')),
       register: (cancel) => this.sessions.cancellations.register(sessionId, request.id, cancel),
-      work: (signal, emit) => {
+      work: (abort, emit) => {
         const context = this.factory.contextOf(
           sessionId,
           principal,
           record.logLevel,
           request.progressToken,
-          signal,
+          abort,
           emit,
         );
         switch (request.method) {

@@ -1,7 +1,7 @@
 import { logLevelAllows, type CallEvent, type ClientRequest, type LogLevel } from '@fabric/contracts';
 import type { ClientChannel } from '../../operations/client-channel';
 import type { ClientRequests } from './client-requests';
-import type { Emit } from './direct.exchange';
+import type { Emit, SignalSource } from './direct.exchange';
 import type { SessionStore } from './session.store';
 
 /**
@@ -14,7 +14,7 @@ export class SessionChannel implements ClientChannel {
     readonly logLevel: LogLevel | undefined,
     readonly progressToken: string | number | undefined,
     private readonly emit: Emit,
-    private readonly signal: AbortSignal | undefined,
+    private readonly abort: SignalSource,
     private readonly store: SessionStore,
     private readonly clientRequests: ClientRequests,
   ) {}
@@ -35,7 +35,7 @@ export class SessionChannel implements ClientChannel {
   }
 
   ask(request: ClientRequest, callEnded: AbortSignal): Promise<unknown> {
-    const signal = this.signal ? AbortSignal.any([this.signal, callEnded]) : callEnded;
+    const signal = AbortSignal.any([this.abort.signal, callEnded]);
     return this.clientRequests.send(this.sessionId, request, this.emit, signal);
   }
 }
