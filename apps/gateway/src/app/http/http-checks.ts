@@ -36,13 +36,17 @@ function isAllowedOrigin(origin: string, allowed: string[]): boolean {
   }
 }
 
-/** Verdicts on the `Accept` values seen (clients send the same few), bounded: a new value past it is not kept. */
-const acceptVerdicts = new Map<string, boolean>();
+/**
+ * Verdicts on the `Accept` values seen, per list of required types (each call site passes one constant
+ * list; clients send the same few values), bounded: a new value past the bound is not kept.
+ */
+const acceptVerdicts = new WeakMap<string[], Map<string, boolean>>();
 const MAX_ACCEPT_VERDICTS = 256;
 
 function accepts(accept: string, required: string[]): boolean {
-  const memo = `${accept}\n${required.join(',')}`;
-  const known = acceptVerdicts.get(memo);
+  let verdicts = acceptVerdicts.get(required);
+  if (!verdicts) acceptVerdicts.set(required, (verdicts = new Map()));
+  const known = verdicts.get(accept);
   if (known !== undefined) return known;
   const accepted = accept
     .toLowerCase()
@@ -51,7 +55,7 @@ function accepts(accept: string, required: string[]): boolean {
   const covers = (type: string) =>
     accepted.includes(type) || accepted.includes('*/*') || accepted.includes(`${type.split('/')[0]}/*`);
   const verdict = required.every(covers);
-  if (acceptVerdicts.size < MAX_ACCEPT_VERDICTS) acceptVerdicts.set(memo, verdict);
+  if (verdicts.size < MAX_ACCEPT_VERDICTS) verdicts.set(accept, verdict);
   return verdict;
 }
 

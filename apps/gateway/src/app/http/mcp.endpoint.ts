@@ -31,6 +31,10 @@ let requestCount = 0;
  * per tools/call as the rest of the gateway's work. It checks the headers, reads the body, hands the
  * request to the protocol layer and writes one compact access line per request. It knows no MCP method.
  */
+
+/** What a client must accept (constant lists: `checkAccept` remembers its verdicts per list). */
+const POST_ACCEPTS = ['application/json', 'text/event-stream'];
+const GET_ACCEPTS = ['text/event-stream'];
 @Injectable()
 export class McpEndpoint implements OnApplicationBootstrap {
   private readonly log = new Logger('McpEndpoint');
@@ -74,13 +78,13 @@ export class McpEndpoint implements OnApplicationBootstrap {
       });
       switch (req.method) {
         case 'POST': {
-          checkAccept(req.headers, ['application/json', 'text/event-stream']);
+          checkAccept(req.headers, POST_ACCEPTS);
           checkJsonContentType(req.headers);
           const body = parseJson(await readBody(req, this.env.MAX_BODY_BYTES, this.env.BODY_TIMEOUT_MS));
           return await this.protocol.post(req, res, body, { note, principal });
         }
         case 'GET':
-          checkAccept(req.headers, ['text/event-stream']);
+          checkAccept(req.headers, GET_ACCEPTS);
           return await this.protocol.stream(req, res, { note, principal });
         case 'DELETE':
           return await this.protocol.remove(req, res, { note, principal });

@@ -74,23 +74,20 @@ export class SdkServerFactory {
     abort: SignalSource,
     emit: Emit,
   ): OperationContext {
-    const channel = new SessionChannel(
-      sessionId,
-      logLevel,
-      progressToken,
-      emit,
-      abort,
-      this.sessions,
-      this.clientRequests,
-    );
-    // The signal is read, and so made, only by what needs it (a call sent to a service).
+    const { sessions, clientRequests } = this;
+    let channel: SessionChannel | undefined;
+    // The signal and the channel are made only when something uses them (a call sent to a service): a call
+    // answered from the cache never does.
     return {
       sessionId,
       principal,
       get signal() {
         return abort.signal;
       },
-      channel,
+      get channel() {
+        channel ??= new SessionChannel(sessionId, logLevel, progressToken, emit, abort, sessions, clientRequests);
+        return channel;
+      },
     };
   }
 
