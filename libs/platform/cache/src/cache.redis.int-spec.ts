@@ -93,14 +93,21 @@ describe('Cache, Redis level (against the machine Redis)', () => {
     const a = await replica();
     const b = await replica();
     let loads = 0;
+    let release = (): void => undefined;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    // The load ends only once both replicas missed: one holds the lock and loads, the other waits for it.
     const load = async () => {
       loads++;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+      await released;
       return 'value';
     };
     const calls = Array.from({ length: 50 }, (_, i) =>
       (i % 2 ? a : b).space.getOrSet('flight', load, { ttlMs: 10_000, name: 'n' }),
     );
+    const misses = async () =>
+      (await counter(a.metrics, 'fabric_cache_misses_total')) + (await counter(b.metrics, 'fabric_cache_misses_total'));
+    await eventually(async () => (await misses()) === 2, 5_000, 'a miss in each replica');
+    release();
     expect(await Promise.all(calls)).toEqual(Array.from({ length: 50 }, () => 'value'));
     expect(loads).toBe(1);
     const fleetJoins =
