@@ -162,6 +162,7 @@ describe('gateway faults', () => {
     const { client } = await fabric.connect();
     await fabric.waitForTool(client, 'testbed_sleep');
     await fabric.processes[0].stop('SIGKILL');
+    await fabric.waitUntilOffTheBus('testbed');
     const started = Date.now();
     const result = await client.callTool({ name: 'testbed_sleep', arguments: { ms: 1 } });
     expect(Date.now() - started).toBeLessThan(5_000);

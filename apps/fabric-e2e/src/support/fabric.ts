@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
-import { connect } from 'nats';
+import { fabricSubjects } from '@fabric/contracts';
+import { connect, ErrorCode, type NatsError } from 'nats';
 import { AppProcess, eventually } from './processes';
 import { RoundRobinProxy } from './round-robin-proxy';
 
@@ -129,6 +130,29 @@ export class Fabric {
     await Promise.all(this.processes.map((process) => process.stop('SIGKILL')));
     await this.proxy?.close();
     if (!this.privateNats) await this.removeStreams();
+  }
+
+  /**
+   * Waits until the bus itself has no subscriber left for `service`'s calls ("no responders"). A killed
+   * replica's socket closes at once, but the NATS server drops its subscriptions only when it reads that close:
+   * a request sent in between is routed to the dead connection and only times out.
+   */
+  async waitUntilOffTheBus(service: string): Promise<void> {
+    const connection = await connect({ servers: this.natsUrl.split(','), timeout: 2_000 });
+    const subject = fabricSubjects(this.namespace).request(service, 'tools.call');
+    try {
+      await eventually(
+        () =>
+          connection.request(subject, '{}', { timeout: 250 }).then(
+            () => false,
+            (error: NatsError) => error.code === ErrorCode.NoResponders,
+          ),
+        10_000,
+        `no responders for ${service}`,
+      );
+    } finally {
+      await connection.close();
+    }
   }
 
   /** Deletes this fabric's JetStream streams (session bucket, SSE event log): the machine's NATS keeps no trace. */

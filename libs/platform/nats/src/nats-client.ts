@@ -10,6 +10,7 @@ import {
   type NatsConnection,
   type Subscription,
 } from 'nats';
+import { DurableStream, type DurableStreamOptions } from './durable-stream';
 import { KvBucket } from './kv-bucket';
 import { NatsClosedError, NatsUnreachableError, NoRespondersError, RequestTimeoutError } from './nats.errors';
 import type { JetStreamContext } from './jetstream-context';
@@ -403,6 +404,11 @@ export class NatsClient {
   /** Opens a stream that keeps what is published on `subjects` for `maxAgeMs` (see `RetainedStream`). */
   async retainedStream(name: string, subjects: string[], maxAgeMs: number): Promise<RetainedStream> {
     return RetainedStream.open(await this.jetStreamContext(), name, subjects, maxAgeMs);
+  }
+
+  /** Opens a stream whose messages outlive every process, with durable consumers (see `DurableStream`). */
+  async durableStream(name: string, options: DurableStreamOptions): Promise<DurableStream> {
+    return DurableStream.open(await this.jetStreamContext(), name, options);
   }
 
   private async jetStreamContext(): Promise<JetStreamContext> {

@@ -8,6 +8,8 @@ export const JetStreamApiCode = {
   NoSuitablePeers: 10005,
   /** JetStream system temporarily unavailable (no meta leader, e.g. during an election). */
   ClusterUnavailable: 10008,
+  /** No consumer of that name on the stream. */
+  ConsumerNotFound: 10014,
   InsufficientResources: 10023,
   /** No message found (a get by subject or sequence). */
   NoMessageFound: 10037,
@@ -15,6 +17,8 @@ export const JetStreamApiCode = {
   StreamNotFound: 10059,
   /** A compare-and-set publish found another last sequence for the subject. */
   WrongLastSequence: 10071,
+  /** The stream could not store a message: full (maximum messages or bytes, with discard "new"). */
+  StreamStoreFailed: 10077,
   /** Replicas > 1 not supported in non-clustered mode. */
   ReplicasNotSupported: 10074,
 } as const;

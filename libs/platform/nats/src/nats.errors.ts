@@ -62,6 +62,18 @@ export class RevisionConflictError extends Error {
   }
 }
 
+/** A durable stream refused a message: it holds its limit (messages or bytes) and keeps what it has. */
+export class StreamFullError extends Error {
+  constructor(
+    readonly stream: string,
+    reason: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`JetStream stream ${stream} refused a message: ${reason}`, options);
+    this.name = 'StreamFullError';
+  }
+}
+
 /** A JetStream stream (or the stream of a KV bucket) does not exist, e.g. deleted while in use. */
 export class StreamNotFoundError extends Error {
   constructor(
