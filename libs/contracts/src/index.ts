@@ -102,3 +102,17 @@ export type {
   ElicitationRequest,
   ElicitationResult,
 } from './results';
+export {
+  TASK_STATUSES,
+  TASK_STORAGE_MAX_AGE_MS,
+  TaskStatusSchema,
+  isTerminalTaskStatus,
+  taskStorage,
+  taskRecordKey,
+  TaskRecordSchema,
+  TaskWorkSchema,
+  TaskStatusEventSchema,
+} from './task.schemas';
+export type { TaskStatus, TaskRecord, TaskWork, TaskStatusEvent } from './task.schemas';
+export { auditStorage, AUDITED_OPERATIONS, AuditedOperationSchema, AuditEventSchema } from './audit.schemas';
+export type { AuditEvent } from './audit.schemas';

@@ -58,6 +58,11 @@ export const ToolDescriptorSchema = z.object({
   timeoutMs: z.number().int().positive().optional(),
   cache: CachePolicySchema.optional(),
   scopes: ScopesSchema.optional(),
+  /**
+   * MCP tasks (2025-11-25): whether a call may (`optional`) or must (`required`) run as a durable task,
+   * answered at once and worked from the service's JetStream work queue. Absent: `forbidden`.
+   */
+  execution: z.object({ taskSupport: z.enum(['forbidden', 'optional', 'required']) }).optional(),
 });
 export type ToolDescriptor = z.infer<typeof ToolDescriptorSchema>;
 

@@ -55,6 +55,23 @@ export function fabricSubjects(namespace = 'fabric') {
     goodbye: `${root}.discovery.goodbye`,
     /** A gateway asking every live instance to announce itself now (request-many). */
     hello: `${root}.discovery.hello`,
+    /**
+     * The JetStream work queue of one service's tasks (stream `taskStorage(namespace).stream`); one durable
+     * consumer per service, shared by its replicas, takes each task once at a time.
+     */
+    taskWork: (service: string) => `${root}.task.${service}.work`,
+    taskWorkAll: `${root}.task.*.work`,
+    /**
+     * Events of one task (its progress and log messages, its status changes) for the client that created
+     * it; `recordKey` is the task's key in the task bucket. Gateways hear them in one queue group (one of
+     * them delivers each), whichever replica accepted the task.
+     */
+    taskEvents: (recordKey: string) => `${root}.taskevents.${recordKey}`,
+    taskEventsAll: `${root}.taskevents.>`,
+    /** Queue group of the gateways delivering task events. */
+    taskEventsQueue: `${namespace}.gateway.taskevents`,
+    /** Audit events of the gateways (JetStream stream `auditStorage(namespace).stream`). */
+    auditEvents: `${root}.audit.events`,
     /** Queue group shared by every replica of one service. */
     queueGroup: (service: string) => `${namespace}.${service}`,
   } as const;
