@@ -49,6 +49,22 @@ export function addComposeService(compose: string, projectName: string): string 
   return lines.join('\n');
 }
 
+/**
+ * Adds a scrape job for a domain service to docker/prometheus/prometheus.yml (its last list is
+ * `scrape_configs`): job `<service>`, every container of `<service>-service` by compose DNS. The shipped
+ * per-service dashboard selects a service by this job name.
+ */
+export function addPrometheusJob(prometheus: string, serviceName: string, projectName: string): string {
+  const job = [
+    `  - job_name: ${serviceName}`,
+    `    dns_sd_configs:`,
+    `      - names: [${projectName}]`,
+    `        type: A`,
+    `        port: 3000`,
+  ];
+  return `${prometheus.replace(/\s*$/, '')}\n${job.join('\n')}\n`;
+}
+
 /** Adds a file to the `resources` list of a kustomization.yaml, after the last entry. */
 export function addKustomizationResource(kustomization: string, resource: string): string {
   const lines = kustomization.split('\n');

@@ -8,6 +8,7 @@ import {
   COMPOSE_FILE,
   InvalidServiceNameError,
   KUSTOMIZATION_FILE,
+  PROMETHEUS_FILE,
   serviceGenerator,
   templateValues,
 } from './generator';
@@ -126,6 +127,19 @@ describe('service generator', () => {
     );
     expect(Object.keys(service.depends_on ?? {})).not.toContain('postgres');
     expect(Object.keys(services)).toEqual([...Object.keys(services)].sort((a, b) => a.localeCompare(b)));
+  });
+
+  it('adds a Prometheus scrape job named after the service for every container of the app', async () => {
+    const tree = workspace();
+    await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
+
+    const jobs: { job_name: string; dns_sd_configs: { names: string[]; port: number }[] }[] = parse(
+      read(tree, PROMETHEUS_FILE),
+    ).scrape_configs;
+    expect(jobs.find((job) => job.job_name === orders.serviceName)?.dns_sd_configs).toEqual([
+      { names: [orders.projectName], type: 'A', port: 3000 },
+    ]);
+    expect(jobs.map((job) => job.job_name)).toEqual(expect.arrayContaining(['gateway', 'knowledge']));
   });
 
   it('writes deploy/k8s/base/<name>-service.yaml and lists it in the kustomization', async () => {

@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { formatFiles, generateFiles, getProjects, names, type Tree } from '@nx/devkit';
-import { addComposeService, addKustomizationResource, hasComposeService } from './deploy-entries';
+import { addComposeService, addKustomizationResource, addPrometheusJob, hasComposeService } from './deploy-entries';
 import type { ServiceGeneratorSchema } from './schema';
 
 export const COMPOSE_FILE = 'docker/compose.yaml';
+export const PROMETHEUS_FILE = 'docker/prometheus/prometheus.yml';
 export const K8S_BASE_DIR = 'deploy/k8s/base';
 export const KUSTOMIZATION_FILE = `${K8S_BASE_DIR}/kustomization.yaml`;
 
@@ -36,7 +37,7 @@ export interface ServiceTemplateValues {
   descriptionLiteral: string;
 }
 
-/** `nx g @fabric/plugin:service --name orders`: apps/orders-service, its compose entry and its Kubernetes manifests. */
+/** `nx g @fabric/plugin:service --name orders`: apps/orders-service, its compose entry and scrape job, and its Kubernetes manifests. */
 export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchema): Promise<void> {
   const values = templateValues(schema);
   assertNew(tree, values);
@@ -45,6 +46,10 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
   generateFiles(tree, path.join(templates, 'app'), `apps/${values.projectName}`, { ...values, tmpl: '' });
   generateFiles(tree, path.join(templates, 'k8s'), K8S_BASE_DIR, { ...values, tmpl: '' });
   tree.write(COMPOSE_FILE, addComposeService(readRequired(tree, COMPOSE_FILE), values.projectName));
+  tree.write(
+    PROMETHEUS_FILE,
+    addPrometheusJob(readRequired(tree, PROMETHEUS_FILE), values.serviceName, values.projectName),
+  );
   tree.write(
     KUSTOMIZATION_FILE,
     addKustomizationResource(readRequired(tree, KUSTOMIZATION_FILE), `${values.projectName}.yaml`),
