@@ -142,11 +142,11 @@ describe('service generator', () => {
     expect(jobs.map((job) => job.job_name)).toEqual(expect.arrayContaining(['gateway', 'knowledge']));
   });
 
-  it('writes deploy/k8s/base/<name>-service.yaml and lists it in the kustomization', async () => {
+  it('writes deploy/k8s/apps/<name>-service (a kustomization of its own) and lists it in the base', async () => {
     const tree = workspace();
     await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
 
-    const manifest = read(tree, `deploy/k8s/base/${orders.projectName}.yaml`);
+    const manifest = read(tree, `deploy/k8s/apps/${orders.projectName}/${orders.projectName}.yaml`);
     const documents = parseAllDocuments(manifest).map((doc) => doc.toJSON());
     expect(documents.map((doc) => `${doc.kind}/${doc.metadata.name}`)).toEqual([
       `Deployment/${orders.projectName}`,
@@ -157,7 +157,13 @@ describe('service generator', () => {
     expect(container.image).toBe(`mcp-fabric/${orders.projectName}:local`);
     expect(container.readinessProbe.httpGet.path).toBe('/readyz');
     expect(container.livenessProbe.httpGet.path).toBe('/healthz');
-    expect(parse(read(tree, KUSTOMIZATION_FILE)).resources).toContain(`${orders.projectName}.yaml`);
+    expect(parse(read(tree, KUSTOMIZATION_FILE)).resources).toContain(`../apps/${orders.projectName}`);
+    const own = parse(read(tree, `deploy/k8s/apps/${orders.projectName}/kustomization.yaml`));
+    expect(own).toMatchObject({
+      namespace: 'mcp-fabric',
+      resources: [`${orders.projectName}.yaml`],
+      images: [{ name: `mcp-fabric/${orders.projectName}` }],
+    });
   });
 
   it('leaves the YAML it edits and writes in prettier style, so formatFiles changes nothing there', async () => {
@@ -165,7 +171,12 @@ describe('service generator', () => {
     await serviceGenerator(tree, { name: orders.serviceName, skipFormat: true });
 
     // The prettier CLI, as jest cannot load prettier 3's ESM API in-process (formatFiles then skips).
-    for (const file of [COMPOSE_FILE, KUSTOMIZATION_FILE, `deploy/k8s/base/${orders.projectName}.yaml`]) {
+    for (const file of [
+      COMPOSE_FILE,
+      KUSTOMIZATION_FILE,
+      `deploy/k8s/apps/${orders.projectName}/${orders.projectName}.yaml`,
+      `deploy/k8s/apps/${orders.projectName}/kustomization.yaml`,
+    ]) {
       const source = read(tree, file);
       const formatted = execFileSync(process.execPath, [prettierCli, '--stdin-filepath', file], { input: source });
       expect(formatted.toString()).toBe(source);

@@ -7,6 +7,8 @@ export const COMPOSE_FILE = 'docker/compose.yaml';
 export const PROMETHEUS_FILE = 'docker/prometheus/prometheus.yml';
 export const K8S_BASE_DIR = 'deploy/k8s/base';
 export const KUSTOMIZATION_FILE = `${K8S_BASE_DIR}/kustomization.yaml`;
+/** One kustomization per app (deployable alone), listed in the base. */
+export const K8S_APPS_DIR = 'deploy/k8s/apps';
 
 /** Lowercase letters, digits and single dashes, starting with a letter (a DNS label and a TS name). */
 const NAME_PATTERN = /^[a-z][a-z0-9]*(-[a-z0-9]+)*$/;
@@ -44,7 +46,7 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
 
   const templates = path.join(__dirname, 'files');
   generateFiles(tree, path.join(templates, 'app'), `apps/${values.projectName}`, { ...values, tmpl: '' });
-  generateFiles(tree, path.join(templates, 'k8s'), K8S_BASE_DIR, { ...values, tmpl: '' });
+  generateFiles(tree, path.join(templates, 'k8s'), K8S_APPS_DIR, { ...values, tmpl: '' });
   tree.write(COMPOSE_FILE, addComposeService(readRequired(tree, COMPOSE_FILE), values.projectName));
   tree.write(
     PROMETHEUS_FILE,
@@ -52,7 +54,7 @@ export async function serviceGenerator(tree: Tree, schema: ServiceGeneratorSchem
   );
   tree.write(
     KUSTOMIZATION_FILE,
-    addKustomizationResource(readRequired(tree, KUSTOMIZATION_FILE), `${values.projectName}.yaml`),
+    addKustomizationResource(readRequired(tree, KUSTOMIZATION_FILE), `../apps/${values.projectName}`),
   );
 
   if (!schema.skipFormat) await formatFiles(tree);
@@ -99,7 +101,7 @@ export function serviceConflicts(tree: Tree, projectName: string): string[] {
   return [
     getProjects(tree).has(projectName) && `an Nx project named "${projectName}" exists`,
     tree.exists(`apps/${projectName}`) && `apps/${projectName} exists`,
-    tree.exists(`${K8S_BASE_DIR}/${projectName}.yaml`) && `${K8S_BASE_DIR}/${projectName}.yaml exists`,
+    tree.exists(`${K8S_APPS_DIR}/${projectName}`) && `${K8S_APPS_DIR}/${projectName} exists`,
     tree.exists(COMPOSE_FILE) &&
       hasComposeService(tree.read(COMPOSE_FILE, 'utf-8') ?? '', projectName) &&
       `${COMPOSE_FILE} already has a "${projectName}" service`,
