@@ -9,6 +9,12 @@ export function auditStorage(namespace = 'fabric') {
   } as const;
 }
 
+/**
+ * Default limits of the audit stream (`AUDIT_STREAM_MAX_AGE_MS`, `AUDIT_STREAM_MAX_BYTES`): the gateways and the
+ * audit service open it with the same settings. When full, new events are refused (and counted), never old ones lost.
+ */
+export const AUDIT_STREAM_DEFAULTS = { maxAgeMs: 7 * 24 * 3_600_000, maxBytes: 1024 ** 3 } as const;
+
 /** The operations an audit event records. */
 export const AUDITED_OPERATIONS = [
   'tools/call',

@@ -137,12 +137,20 @@ export const ProbeReplySchema = z.object({
 export type ProbeReply = z.infer<typeof ProbeReplySchema>;
 
 export const CallReplySchema = z.discriminatedUnion('ok', [
-  /** `revision`: the manifest revision of the instance that produced the result (a cache entry carries it). */
-  z.object({ ok: z.literal(true), result: z.unknown(), revision: z.string().optional() }),
+  /**
+   * `revision`: the manifest revision of the instance that produced the result (a cache entry carries it);
+   * `instance`: that instance's id (the audit trail records it).
+   */
+  z.object({
+    ok: z.literal(true),
+    result: z.unknown(),
+    revision: z.string().optional(),
+    instance: z.string().optional(),
+  }),
   z.object({ ok: z.literal(false), error: WireErrorSchema }),
 ]);
 export type CallReply<T = unknown> =
-  { ok: true; result: T; revision?: string } | { ok: false; error: z.infer<typeof WireErrorSchema> };
+  { ok: true; result: T; revision?: string; instance?: string } | { ok: false; error: z.infer<typeof WireErrorSchema> };
 
 /** Result of `completion.complete`. */
 export const CompletionResultSchema = z.object({

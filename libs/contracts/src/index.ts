@@ -114,5 +114,11 @@ export {
   TaskStatusEventSchema,
 } from './task.schemas';
 export type { TaskStatus, TaskRecord, TaskWork, TaskStatusEvent } from './task.schemas';
-export { auditStorage, AUDITED_OPERATIONS, AuditedOperationSchema, AuditEventSchema } from './audit.schemas';
+export {
+  auditStorage,
+  AUDIT_STREAM_DEFAULTS,
+  AUDITED_OPERATIONS,
+  AuditedOperationSchema,
+  AuditEventSchema,
+} from './audit.schemas';
 export type { AuditEvent } from './audit.schemas';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { baseEnvSchema, boolEnv, intEnv, listEnv } from '@fabric/platform-config';
 import { cacheEnvShape } from '@fabric/platform-cache';
+import { AUDIT_STREAM_DEFAULTS } from '@fabric/contracts';
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');
 
@@ -85,6 +86,18 @@ export const gatewayEnvSchema = baseEnvSchema
     MAX_SESSIONS_PER_PRINCIPAL: intEnv(100, 0),
     /** While Redis is unreachable: `open` lets calls and sessions through unlimited, `closed` refuses them. */
     RATE_LIMIT_FAIL: z.enum(['open', 'closed']).default('open'),
+    /** Publish an audit event (JetStream) for every tools/call, resources/read, prompts/get and task operation. */
+    AUDIT_ENABLED: boolEnv(true),
+    /** Put the arguments themselves in audit events (by default only their SHA-256 and size). */
+    AUDIT_ARGUMENTS: boolEnv(false),
+    /** Audit events being published at once at most; beyond it events are dropped (and counted), never waited for. */
+    AUDIT_BUFFER: intEnv(10_000, 1),
+    /** Oldest audit event the stream keeps (events the audit service has not stored yet are lost past it). */
+    AUDIT_STREAM_MAX_AGE_MS: intEnv(AUDIT_STREAM_DEFAULTS.maxAgeMs, 60_000),
+    /** Bytes the audit stream holds at most; when full, new events are refused and counted. */
+    AUDIT_STREAM_MAX_BYTES: intEnv(AUDIT_STREAM_DEFAULTS.maxBytes, 4_096),
+    /** Events the audit stream holds at most (0: no bound but the bytes); when full, new events are refused and counted. */
+    AUDIT_STREAM_MAX_MESSAGES: intEnv(0, 0),
   })
   .superRefine((env, context) => {
     if (env.AUTH_ISSUER && !env.AUTH_AUDIENCE) {

@@ -7,6 +7,11 @@ import { ConfigError } from '@fabric/platform-config';
 export interface PersistenceSchema {
   entities: NonNullable<DataSourceOptions['entities']>;
   migrations: NonNullable<DataSourceOptions['migrations']>;
+  /**
+   * Table recording the applied migrations (default `migrations`): apps sharing one database need one
+   * each, or each would see the other's migrations as its own.
+   */
+  migrationsTableName?: string;
 }
 
 /** The database a `DATABASE_URL` names. */
@@ -51,6 +56,7 @@ export function dataSourceOptionsFromUrl(url: string, schema: PersistenceSchema)
   const common = {
     entities: schema.entities,
     migrations: schema.migrations,
+    ...(schema.migrationsTableName ? { migrationsTableName: schema.migrationsTableName } : {}),
     synchronize: false,
     migrationsRun: false,
     logging: false,

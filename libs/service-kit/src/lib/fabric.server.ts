@@ -235,9 +235,10 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     });
     // A call with an idempotency key runs at most once fleet-wide; a repeat gets the first run's reply.
     const { revision } = this.registry.table.manifest;
+    const instance = this.instanceId;
     const execute = () =>
       dispatchCall(this.registry.table, request, ctx).then(
-        (result): CallReply => ({ ok: true, result, revision }),
+        (result): CallReply => ({ ok: true, result, revision, instance }),
         failed,
       );
     const finished = Promise.race([this.dedup.run(request, execute), aborted])

@@ -11,6 +11,8 @@ export interface OperationContext {
   signal?: AbortSignal;
   /** Reaches the client while the operation runs; without it the operation cannot talk back. */
   channel?: ClientChannel;
+  /** W3C trace id of the request (from `_meta.traceparent`), when it carried one: the audit trail records it. */
+  traceId?: string;
 }
 
 /** The requests the operations answer, whatever the protocol era that carried them. */
@@ -44,10 +46,21 @@ export interface ListOperation<K extends string> {
 
 export type OperationKind = Operation['kind'];
 
-/** What served an operation, filled in by its execution: a cache keeps only what the current revision produced. */
+/**
+ * What served an operation, filled in by its execution and the policy stages: a cache keeps only what the
+ * current revision produced; the audit trail records the rest.
+ */
 export interface ServedBy {
   /** Manifest revision of the service instance that answered. */
   revision?: string;
+  /** Id of the service instance that answered. */
+  instance?: string;
+  /** Answered from the gateway's cache (no service was asked). */
+  cached?: boolean;
+  /** A policy stage refused the operation and answered it with this code (a rate limit: `RATE_LIMITED`). */
+  refused?: string;
+  /** The fabric code of a failure the gateway answered as an `isError` tool result. */
+  errorCode?: string;
 }
 
 /** One operation on its way through the policy pipeline. */

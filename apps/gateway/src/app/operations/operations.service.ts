@@ -117,7 +117,8 @@ export class Operations {
 
   /** prompts/get: unknown prompts and missing required arguments are InvalidParams. */
   getPrompt(operation: OperationOf<'prompts/get'>, context: OperationContext): Promise<GetPromptResult> {
-    return this.pipeline.run({ operation, context, served: {} }, async () => {
+    const served: ServedBy = {};
+    return this.pipeline.run({ operation, context, served }, async () => {
       const { name, arguments: args } = operation;
       const prompt = this.catalog.snapshot.prompt(name);
       if (!prompt) throw new RpcError(RPC.InvalidParams, `Unknown prompt: ${name}`);
@@ -136,6 +137,7 @@ export class Operations {
           name: prompt.descriptor.name,
           arguments: args ?? {},
           timeoutMs: prompt.descriptor.timeoutMs ?? this.env.TOOL_TIMEOUT_MS,
+          served,
           ...this.backChannel(context),
         })) as GetPromptResult;
       } catch (error) {
@@ -279,6 +281,7 @@ export class Operations {
     const input = args ?? {};
     const invalid = this.validator.validate(tool.descriptor.inputSchema, input);
     if (invalid) {
+      served.errorCode = 'INVALID_ARGUMENT';
       this.toolCalls.inc({ tool: name, outcome: 'INVALID_ARGUMENT' });
       return toolError(`Invalid arguments for tool ${name}: ${invalid}`);
     }
@@ -306,6 +309,7 @@ export class Operations {
       return result;
     } catch (error) {
       const failure = error instanceof FabricError ? error : new FabricError('INTERNAL', 'Internal error');
+      served.errorCode = failure.code;
       this.toolCalls.inc({ tool: name, outcome: failure.code });
       return toolError(`${failure.message}${failure.retryable ? ' (retryable)' : ''}`);
     } finally {

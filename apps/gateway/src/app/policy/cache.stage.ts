@@ -39,7 +39,14 @@ export class CacheStage implements PolicyStage {
   handle(request: OperationRequest, next: () => Promise<unknown>): Promise<unknown> {
     const entry = this.entryOf(request);
     if (!entry) return next();
-    return this.cache.space(entry.service).getOrSet(entry.key, next, {
+    // Served from the cache unless this request itself asks the service (a miss it leads).
+    const served = request.served;
+    served.cached = true;
+    const load = () => {
+      served.cached = false;
+      return next();
+    };
+    return this.cache.space(entry.service).getOrSet(entry.key, load, {
       ttlMs: entry.policy.ttlMs,
       get tags() {
         return entry.tags();

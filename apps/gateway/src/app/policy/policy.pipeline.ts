@@ -4,7 +4,8 @@ import { POLICY_STAGES, type PolicyStage } from './policy.stage';
 
 /**
  * The ordered pipeline every operation passes exactly once, from whichever protocol era it came:
- * authenticate → authorize → rate limit → cache → audit (stages are added as they exist). With no
+ * audit → authorize → rate limit → cache (authentication happens before, at the HTTP edge; the audit stage
+ * comes first so that it sees every later stage's refusals and cache hits). With no
  * stage, an operation goes straight to its execution (the hot path pays nothing for the pipeline).
  */
 @Injectable()

@@ -26,6 +26,7 @@ export class RateLimitStage implements PolicyStage {
     if (rules.length === 0) return next();
     const decision = await this.limiter.consume(checksOf(rules, context.principal, operation.name));
     if (decision.outcome === 'allowed') return next();
+    request.served.refused = 'RATE_LIMITED';
     if (decision.outcome === 'unavailable') {
       this.onLimited('unavailable');
       return toolError(

@@ -1,9 +1,12 @@
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
+import { traceIdOf } from '../operations/trace-context';
 import { IDEMPOTENCY_META_KEY } from '../routing/idempotency-key';
 
 interface DirectBase {
   id: RequestId;
   progressToken?: string | number;
+  /** W3C trace id from `_meta.traceparent`, when present and well formed. */
+  traceId?: string;
 }
 
 /** A request the gateway answers itself, without the session's SDK server: the calls routed to services. */
@@ -45,6 +48,7 @@ export function directRequest(body: unknown): DirectRequest | undefined {
   if (progressToken !== undefined && typeof progressToken !== 'string' && typeof progressToken !== 'number')
     return undefined;
   const id = body['id'];
+  const traceId = meta === undefined ? undefined : traceIdOf(meta['traceparent']);
   const name = params['name'];
   const args = params['arguments'];
   if (args !== undefined && !isObject(args)) return undefined;
@@ -54,15 +58,15 @@ export function directRequest(body: unknown): DirectRequest | undefined {
       // A malformed key takes the SDK's path too (which answers it as the invalid argument it is).
       const key = meta?.[IDEMPOTENCY_META_KEY];
       if (typeof name !== 'string' || (key !== undefined && typeof key !== 'string')) return undefined;
-      return { id, progressToken, method: 'tools/call', name, arguments: args, idempotencyKey: key };
+      return { id, progressToken, traceId, method: 'tools/call', name, arguments: args, idempotencyKey: key };
     }
     case 'resources/read': {
       const uri = params['uri'];
-      return typeof uri === 'string' ? { id, progressToken, method: 'resources/read', uri } : undefined;
+      return typeof uri === 'string' ? { id, progressToken, traceId, method: 'resources/read', uri } : undefined;
     }
     case 'prompts/get':
       return typeof name === 'string' && (args === undefined || isStringRecord(args))
-        ? { id, progressToken, method: 'prompts/get', name, arguments: args }
+        ? { id, progressToken, traceId, method: 'prompts/get', name, arguments: args }
         : undefined;
     default:
       return undefined;

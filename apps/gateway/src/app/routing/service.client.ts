@@ -48,8 +48,8 @@ export interface CallOptions {
   logLevel?: LogLevel;
   /** Aborts the call (client cancellation); the service is told to stop. */
   signal?: AbortSignal;
-  /** Told which revision of the service answered (a successful reply's `revision`). */
-  served?: { revision?: string };
+  /** Told which revision and instance of the service answered (a successful reply's `revision`, `instance`). */
+  served?: { revision?: string; instance?: string };
 }
 
 /** Codes that say a service is in trouble; the circuit breaker counts them (not the domain errors). */
@@ -61,7 +61,7 @@ const BUS_RECONNECT_WAIT_MS = 1_000;
 type Attempt = () => Promise<unknown>;
 
 /** `{ ok: true, result }`, as `CallReplySchema` accepts it. */
-function isSuccess(reply: unknown): reply is { ok: true; result: unknown; revision?: string } {
+function isSuccess(reply: unknown): reply is { ok: true; result: unknown; revision?: string; instance?: string } {
   return typeof reply === 'object' && reply !== null && (reply as { ok?: unknown }).ok === true && 'result' in reply;
 }
 
@@ -282,7 +282,10 @@ export class ServiceClient {
       const reply = decodeJson(msg.data);
       // A success is checked by hand (the schema costs more than the rest of the reply's handling).
       if (isSuccess(reply)) {
-        if (options.served) options.served.revision = typeof reply.revision === 'string' ? reply.revision : undefined;
+        if (options.served) {
+          options.served.revision = typeof reply.revision === 'string' ? reply.revision : undefined;
+          options.served.instance = typeof reply.instance === 'string' ? reply.instance : undefined;
+        }
         return reply.result;
       }
       const parsed = CallReplySchema.safeParse(reply);

@@ -20,6 +20,7 @@ import {
 import type { LogLevel, Principal } from '@fabric/contracts';
 import { Operations } from '../../operations/operations.service';
 import type { OperationContext } from '../../operations/operation';
+import { traceIdOf } from '../../operations/trace-context';
 import { RPC, RpcError } from '../../operations/rpc.error';
 import { InsufficientScopeError } from '../../policy/policy.errors';
 import { IDEMPOTENCY_META_KEY } from '../../routing/idempotency-key';
@@ -73,6 +74,7 @@ export class SdkServerFactory {
     progressToken: string | number | undefined,
     abort: SignalSource,
     emit: Emit,
+    traceId?: string,
   ): OperationContext {
     const { sessions, clientRequests } = this;
     let channel: SessionChannel | undefined;
@@ -81,6 +83,7 @@ export class SdkServerFactory {
     return {
       sessionId,
       principal,
+      traceId,
       get signal() {
         return abort.signal;
       },
@@ -96,15 +99,16 @@ export class SdkServerFactory {
     // Messages of a request served by the SDK go on that request's stream.
     const contextOf = async (
       extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
-      progressToken?: string | number,
+      meta?: { progressToken?: string | number; traceparent?: unknown },
     ): Promise<OperationContext> =>
       this.contextOf(
         sessionId,
         principalOfAuthInfo(extra.authInfo),
         (await this.sessions.get(sessionId))?.logLevel,
-        progressToken,
+        meta?.progressToken,
         extra,
         (message) => server.transport!.send(message, { relatedRequestId: extra.requestId }),
+        traceIdOf(meta?.traceparent),
       );
     const plain = (extra: RequestHandlerExtra<ServerRequest, ServerNotification>): OperationContext => {
       const principal = principalOfAuthInfo(extra.authInfo);
@@ -150,7 +154,7 @@ export class SdkServerFactory {
             requestId: extra.requestId,
             idempotencyKey: request.params._meta?.[IDEMPOTENCY_META_KEY],
           },
-          await contextOf(extra, request.params._meta?.progressToken),
+          await contextOf(extra, request.params._meta),
         ),
       ),
     );
@@ -158,7 +162,7 @@ export class SdkServerFactory {
       guarded(extra, async () =>
         this.operations.readResource(
           { kind: 'resources/read', uri: request.params.uri },
-          await contextOf(extra, request.params._meta?.progressToken),
+          await contextOf(extra, request.params._meta),
         ),
       ),
     );
@@ -166,7 +170,7 @@ export class SdkServerFactory {
       guarded(extra, async () =>
         this.operations.getPrompt(
           { kind: 'prompts/get', name: request.params.name, arguments: request.params.arguments },
-          await contextOf(extra, request.params._meta?.progressToken),
+          await contextOf(extra, request.params._meta),
         ),
       ),
     );
@@ -180,7 +184,7 @@ export class SdkServerFactory {
             argument,
             ...(context?.arguments ? { context: context.arguments } : {}),
           },
-          await contextOf(extra, request.params._meta?.progressToken),
+          await contextOf(extra, request.params._meta),
         ),
       );
     });

@@ -193,6 +193,7 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
           request.progressToken,
           abort,
           emit,
+          request.traceId,
         );
         switch (request.method) {
           case 'tools/call':

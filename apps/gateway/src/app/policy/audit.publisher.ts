@@ -1,0 +1,147 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { setTimeout as delay } from 'node:timers/promises';
+import { auditStorage, fabricSubjects, type AuditEvent } from '@fabric/contracts';
+import { NatsClient, StreamFullError, encodeJson, type DurableStream } from '@fabric/platform-nats';
+import { MetricsRegistry } from '@fabric/platform-observability';
+import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
+
+/** A dropped event is logged at most this often per reason (with how many were dropped silently since). */
+const WARN_INTERVAL_MS = 10_000;
+/** How long a stopping gateway waits for the publishes it has started. */
+const SHUTDOWN_WAIT_MS = 5_000;
+/** How long one publish waits for the stream's acknowledgement. */
+const PUBLISH_TIMEOUT_MS = 5_000;
+/** Pause between attempts to open the stream when JetStream was unreachable at start-up. */
+const REOPEN_MS = 5_000;
+
+/** Why an audit event was not stored (the label of `fabric_audit_events_dropped_total`). */
+export type AuditDropReason = 'buffer_full' | 'stream_full' | 'unavailable';
+
+/** Where the audit stage hands its events. */
+export interface AuditSink {
+  /** Takes `event` for publishing; returns at once and never throws. */
+  record(event: AuditEvent): void;
+}
+
+/**
+ * Publishes audit events to the JetStream stream `auditStorage(namespace).stream` without the client waiting:
+ * `record` starts the publish and returns; the acknowledgement arrives later. At most `AUDIT_BUFFER` publishes
+ * are pending at once; beyond it, and when the stream is full or JetStream unreachable, events are dropped,
+ * counted (`fabric_audit_events_dropped_total{reason}`) and logged (rate-limited), never a client's error.
+ * Each event is published with its id as the message id, so a repeat is stored once.
+ */
+@Injectable()
+export class AuditPublisher implements AuditSink, OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly log = new Logger('AuditPublisher');
+  private readonly subject: string;
+  private readonly published;
+  private readonly dropped;
+  private readonly warned = new Map<AuditDropReason, { at: number; silent: number }>();
+  private stream?: DurableStream;
+  private pending = 0;
+  private onIdle?: () => void;
+  private stopping = false;
+
+  constructor(
+    @Inject(NatsClient) private readonly nats: NatsClient,
+    @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    @Inject(MetricsRegistry) metrics: MetricsRegistry,
+  ) {
+    this.subject = fabricSubjects(env.FABRIC_NAMESPACE).auditEvents;
+    this.published = metrics.counter('fabric_audit_events_published_total', 'Audit events stored in the stream');
+    this.dropped = metrics.counter('fabric_audit_events_dropped_total', 'Audit events not stored, by reason', [
+      'reason',
+    ]);
+  }
+
+  /** Publishes in flight (for tests and shutdown). */
+  get inFlight(): number {
+    return this.pending;
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (!this.env.AUDIT_ENABLED) return;
+    // The gateway serves even when the stream cannot be opened now: its events are dropped (and counted) until it is.
+    if (!(await this.open())) void this.reopen();
+  }
+
+  record(event: AuditEvent): void {
+    const stream = this.stream;
+    if (!stream) return this.drop('unavailable', 'the audit stream is not open');
+    if (this.pending >= this.env.AUDIT_BUFFER) return this.drop('buffer_full', 'too many audit events pending');
+    this.pending++;
+    stream.publish(this.subject, encodeJson(event), { msgId: event.id, timeoutMs: PUBLISH_TIMEOUT_MS }).then(
+      () => {
+        this.published.inc();
+        this.settled();
+      },
+      (error: unknown) => {
+        if (error instanceof StreamFullError) this.drop('stream_full', 'the audit stream is full', error);
+        else this.drop('unavailable', 'an audit event could not be published', error);
+        this.settled();
+      },
+    );
+  }
+
+  /** Waits (bounded) for the publishes already started, so that a clean stop loses no event. */
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopping = true;
+    if (this.pending === 0) return;
+    const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
+    const timer = new AbortController();
+    const timeout = delay(SHUTDOWN_WAIT_MS, 'timeout' as const, { signal: timer.signal }).catch(() => undefined);
+    const outcome = await Promise.race([idle, timeout]);
+    timer.abort();
+    if (outcome === 'timeout')
+      this.log.warn({ pending: this.pending }, 'audit events still unacknowledged at shutdown');
+  }
+
+  private async open(): Promise<boolean> {
+    try {
+      this.stream = await this.nats.durableStream(auditStorage(this.env.FABRIC_NAMESPACE).stream, {
+        subjects: [this.subject],
+        retention: 'limits',
+        maxAgeMs: this.env.AUDIT_STREAM_MAX_AGE_MS,
+        maxBytes: this.env.AUDIT_STREAM_MAX_BYTES,
+        maxMessages: this.env.AUDIT_STREAM_MAX_MESSAGES || -1,
+      });
+      return true;
+    } catch (error) {
+      this.log.error({ err: error }, 'the audit stream cannot be opened; audit events are dropped until it is');
+      return false;
+    }
+  }
+
+  private async reopen(): Promise<void> {
+    while (!this.stopping && !this.nats.connection.isClosed()) {
+      await delay(REOPEN_MS, undefined, { ref: false });
+      if (this.stopping || (await this.open())) return;
+    }
+  }
+
+  private settled(): void {
+    this.pending--;
+    if (this.pending === 0) this.onIdle?.();
+  }
+
+  private drop(reason: AuditDropReason, message: string, error?: unknown): void {
+    this.dropped.inc({ reason });
+    const now = Date.now();
+    const last = this.warned.get(reason);
+    if (last && now - last.at < WARN_INTERVAL_MS) {
+      last.silent++;
+      return;
+    }
+    this.warned.set(reason, { at: now, silent: 0 });
+    this.log.warn(
+      { reason, droppedSinceLastWarning: last?.silent ?? 0, ...(error ? { err: error } : {}) },
+      `audit event dropped: ${message}`,
+    );
+  }
+}
