@@ -14,8 +14,7 @@ import {
 } from '@fabric/contracts';
 import { loadConfig } from '@fabric/platform-config';
 import { NatsClient, decodeJson } from '@fabric/platform-nats';
-import { eventuallyValue } from '@fabric/platform-nats/testing';
-import { TaskQueueFixture, type SubmittedTask } from '../testing';
+import { TaskQueueFixture, eventuallyValue, type SubmittedTask } from '@fabric/platform-nats/testing';
 import type { CallContext } from './call-context';
 import { McpTool } from './decorators';
 import { FabricServer } from './fabric.server';

@@ -9,14 +9,10 @@ import {
   type TaskRecord,
   type TaskWork,
 } from '@fabric/contracts';
-import {
-  NatsClient,
-  RevisionConflictError,
-  encodeJson,
-  tryDecodeJson,
-  type DurableStream,
-  type KvBucket,
-} from '@fabric/platform-nats';
+import type { DurableStream } from '../durable-stream';
+import type { KvBucket } from '../kv-bucket';
+import { NatsClient, encodeJson, tryDecodeJson } from '../nats-client';
+import { RevisionConflictError } from '../nats.errors';
 
 /** A task put on the queue by the fixture. */
 export interface SubmittedTask {
@@ -33,6 +29,7 @@ export interface SubmitOptions {
 }
 
 /**
+ * Test support for the fabric's MCP tasks (here, not in the kit, so that kit specs and e2e specs share it).
  * Plays the gateway's side of MCP tasks against a namespace's task storage, for tests of the service side:
  * writes a task's record and puts its work on the service's queue as the gateway does, reads records back,
  * and cancels as `tasks/cancel` does.
