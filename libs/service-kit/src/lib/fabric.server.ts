@@ -286,6 +286,8 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
   }
 
   private async runDrain(): Promise<void> {
+    // No new task is taken from now on; the ones running are held work like calls.
+    const fetching = this.tasks.stop();
     this.readiness.markStopping();
     if (this.heartbeat) clearInterval(this.heartbeat);
     this.readinessMonitor.stop();
@@ -294,8 +296,6 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       this.nats.publishJson(this.subjects.goodbye, { instanceId: this.instanceId, service });
       if (!this.unready) await this.requestSubscription?.drain().catch(() => undefined);
     }
-    // No new task is taken from now on; the ones running are held work like calls.
-    const fetching = this.tasks.stop();
     const held = this.inFlight.all();
     if (held.length > 0) this.log.log(`draining: finishing ${held.length} call(s) and task(s)`);
     let graceTimer: NodeJS.Timeout | undefined;
