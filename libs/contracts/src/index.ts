@@ -113,7 +113,7 @@ export {
   TaskWorkSchema,
   TaskStatusEventSchema,
 } from './task.schemas';
-export type { TaskStatus, TaskRecord, TaskWork, TaskStatusEvent } from './task.schemas';
+export type { TaskStatus, TaskRecord, TaskWork, TaskStatusEvent, TaskStorage } from './task.schemas';
 export {
   auditStorage,
   AUDIT_STREAM_DEFAULTS,
