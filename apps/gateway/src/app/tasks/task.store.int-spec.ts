@@ -1,0 +1,143 @@
+import { randomBytes } from 'node:crypto';
+import { connect, type NatsConnection } from 'nats';
+import { TaskWorkSchema, fabricSubjects, taskRecordKey, taskStorage, type TaskRecord } from '@fabric/contracts';
+import { loadConfig } from '@fabric/platform-config';
+import { NatsClient, decodeJson } from '@fabric/platform-nats';
+import { ReadinessRegistry } from '@fabric/platform-observability';
+import { gatewayEnvSchema, type GatewayEnv } from '../gateway.config';
+import { NATS_URL } from '../routing/testing/routing.fixtures';
+import { TaskStore } from './task.store';
+
+function record(taskId: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
+  const now = new Date().toISOString();
+  return {
+    taskId,
+    service: 'testbed',
+    tool: 'long_job',
+    publicName: 'testbed_long_job',
+    status: 'working',
+    createdAt: now,
+    lastUpdatedAt: now,
+    ttlMs: 60_000,
+    pollIntervalMs: 1_000,
+    attempt: 0,
+    ...overrides,
+  };
+}
+
+const id = () => randomBytes(16).toString('base64url');
+
+// The gateway's task store on the machine's NATS, in a namespace of its own (bucket and stream removed after).
+describe('TaskStore', () => {
+  let env: GatewayEnv;
+  let nats: NatsClient;
+  let store: TaskStore;
+  let raw: NatsConnection;
+
+  beforeAll(async () => {
+    env = loadConfig(gatewayEnvSchema, {
+      NATS_URL,
+      FABRIC_NAMESPACE: `t${randomBytes(6).toString('hex')}`,
+      LOG_LEVEL: 'silent',
+      TASK_SWEEP_MS: '3600000',
+    });
+    nats = await NatsClient.connect({ url: NATS_URL, name: 'task-store-spec' });
+    store = new TaskStore(nats, env, new ReadinessRegistry());
+    await store.onApplicationBootstrap();
+    raw = await connect({ servers: NATS_URL });
+  });
+
+  afterAll(async () => {
+    store?.onApplicationShutdown();
+    const storage = taskStorage(env.FABRIC_NAMESPACE);
+    const manager = await raw?.jetstreamManager();
+    for (const name of [`KV_${storage.bucket}`, storage.stream]) await manager?.streams.delete(name).catch(() => false);
+    await raw?.close();
+    await nats?.close();
+  });
+
+  it('writes a record once: a second create of the same key fails, get reads it back with its revision', async () => {
+    const key = taskRecordKey('owner1', id());
+    const revision = await store.create(key, record(key.split('.')[1]));
+    await expect(store.create(key, record(key.split('.')[1]))).rejects.toThrow();
+    expect(await store.get(key)).toMatchObject({ revision, record: { status: 'working' } });
+    expect(await store.get(taskRecordKey('owner1', id()))).toBeUndefined();
+  });
+
+  it('update is a compare-and-set from the current value, and leaves the record when the change says so', async () => {
+    const taskId = id();
+    const key = taskRecordKey('owner2', taskId);
+    await store.create(key, record(taskId));
+    // Two changes at once: neither is lost.
+    await Promise.all([
+      store.update(key, (current) => ({ ...current, attempt: current.attempt + 1 })),
+      store.update(key, (current) => ({ ...current, attempt: current.attempt + 1 })),
+    ]);
+    expect((await store.get(key))?.record.attempt).toBe(2);
+    const kept = await store.update(key, () => undefined);
+    expect(kept?.attempt).toBe(2);
+    expect(await store.update(taskRecordKey('owner2', id()), (current) => current)).toBeUndefined();
+  });
+
+  it('lists the keys of one owner only', async () => {
+    const mine = [id(), id()].map((taskId) => taskRecordKey('owner3', taskId));
+    for (const key of mine) await store.create(key, record(key.split('.')[1]));
+    await store.create(taskRecordKey('owner4', id()), record(id()));
+    expect((await store.keys('owner3.')).sort()).toEqual([...mine].sort());
+  });
+
+  it('nextChange wakes on the next write of its key (made on another connection), not on other keys', async () => {
+    const taskId = id();
+    const key = taskRecordKey('owner5', taskId);
+    await store.create(key, record(taskId));
+    const change = store.nextChange(key);
+    let woken = false;
+    void change.changed.then(() => (woken = true));
+    await store.create(taskRecordKey('owner5', id()), record(id()));
+    const other = new TaskStore(nats, env, new ReadinessRegistry());
+    await other.onApplicationBootstrap();
+    try {
+      expect(woken).toBe(false);
+      await other.update(key, (current) => ({ ...current, status: 'completed' }));
+      await change.changed;
+      expect(woken).toBe(true);
+    } finally {
+      other.onApplicationShutdown();
+    }
+  });
+
+  it('enqueue puts the work on its service subject once per task id, however often it is sent', async () => {
+    const taskId = id();
+    const key = taskRecordKey('owner6', taskId);
+    const subject = fabricSubjects(env.FABRIC_NAMESPACE).taskWork('testbed');
+    const work = {
+      recordKey: key,
+      request: { id: taskId, operation: 'tools.call' as const, name: 'long_job', deadline: Date.now() + 60_000 },
+    };
+    await store.enqueue('testbed', work);
+    await store.enqueue('testbed', work);
+    const manager = await raw.jetstreamManager();
+    const stored = await manager.streams.getMessage(taskStorage(env.FABRIC_NAMESPACE).stream, {
+      last_by_subj: subject,
+    });
+    expect(TaskWorkSchema.parse(decodeJson(stored.data))).toEqual(work);
+    const info = await manager.streams.info(taskStorage(env.FABRIC_NAMESPACE).stream);
+    expect(info.state.messages).toBe(1);
+  });
+
+  it('sweep removes the expired records and keeps the others', async () => {
+    const live = taskRecordKey('owner7', id());
+    const old = taskRecordKey('owner7', id());
+    await store.create(live, record(live.split('.')[1]));
+    await store.create(
+      old,
+      record(old.split('.')[1], { createdAt: new Date(Date.now() - 120_000).toISOString(), ttlMs: 60_000 }),
+    );
+    expect(await store.sweep()).toBeGreaterThanOrEqual(1);
+    expect(await store.get(old)).toBeUndefined();
+    expect(await store.get(live)).toBeDefined();
+    // Again: nothing left to remove of these.
+    await store.sweep();
+    expect(await store.get(live)).toBeDefined();
+  });
+});
