@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto';
-import { connect, type NatsConnection } from 'nats';
-import { TaskWorkSchema, fabricSubjects, taskRecordKey, taskStorage, type TaskRecord } from '@fabric/contracts';
+import {
+  TASK_STORAGE_MAX_AGE_MS,
+  TaskWorkSchema,
+  fabricSubjects,
+  taskRecordKey,
+  taskStorage,
+  type TaskRecord,
+} from '@fabric/contracts';
 import { loadConfig } from '@fabric/platform-config';
 import { NatsClient, decodeJson } from '@fabric/platform-nats';
+import { NatsServerProcess } from '@fabric/platform-nats/testing';
 import { ReadinessRegistry } from '@fabric/platform-observability';
 import { gatewayEnvSchema, type GatewayEnv } from '../gateway.config';
-import { NATS_URL } from '../routing/testing/routing.fixtures';
 import { TaskStore } from './task.store';
 
 function record(taskId: string, overrides: Partial<TaskRecord> = {}): TaskRecord {
@@ -27,33 +33,30 @@ function record(taskId: string, overrides: Partial<TaskRecord> = {}): TaskRecord
 
 const id = () => randomBytes(16).toString('base64url');
 
-// The gateway's task store on the machine's NATS, in a namespace of its own (bucket and stream removed after).
+// The gateway's task store on a private nats-server (its bucket and stream go with it).
 describe('TaskStore', () => {
+  let server: NatsServerProcess;
   let env: GatewayEnv;
   let nats: NatsClient;
   let store: TaskStore;
-  let raw: NatsConnection;
 
   beforeAll(async () => {
+    server = await NatsServerProcess.start();
     env = loadConfig(gatewayEnvSchema, {
-      NATS_URL,
+      NATS_URL: server.url,
       FABRIC_NAMESPACE: `t${randomBytes(6).toString('hex')}`,
       LOG_LEVEL: 'silent',
       TASK_SWEEP_MS: '3600000',
     });
-    nats = await NatsClient.connect({ url: NATS_URL, name: 'task-store-spec' });
+    nats = await NatsClient.connect({ url: server.url, name: 'task-store-spec' });
     store = new TaskStore(nats, env, new ReadinessRegistry());
     await store.onApplicationBootstrap();
-    raw = await connect({ servers: NATS_URL });
   });
 
   afterAll(async () => {
     store?.onApplicationShutdown();
-    const storage = taskStorage(env.FABRIC_NAMESPACE);
-    const manager = await raw?.jetstreamManager();
-    for (const name of [`KV_${storage.bucket}`, storage.stream]) await manager?.streams.delete(name).catch(() => false);
-    await raw?.close();
     await nats?.close();
+    await server?.stop();
   });
 
   it('writes a record once: a second create of the same key fails, get reads it back with its revision', async () => {
@@ -116,13 +119,18 @@ describe('TaskStore', () => {
     };
     await store.enqueue('testbed', work);
     await store.enqueue('testbed', work);
-    const manager = await raw.jetstreamManager();
-    const stored = await manager.streams.getMessage(taskStorage(env.FABRIC_NAMESPACE).stream, {
-      last_by_subj: subject,
+    // The service side, as it opens the queue and takes the work.
+    const queue = await nats.durableStream(taskStorage(env.FABRIC_NAMESPACE).stream, {
+      subjects: [fabricSubjects(env.FABRIC_NAMESPACE).taskWorkAll],
+      retention: 'workqueue',
+      maxAgeMs: TASK_STORAGE_MAX_AGE_MS,
     });
-    expect(TaskWorkSchema.parse(decodeJson(stored.data))).toEqual(work);
-    const info = await manager.streams.info(taskStorage(env.FABRIC_NAMESPACE).stream);
-    expect(info.state.messages).toBe(1);
+    expect(await queue.messageCount()).toBe(1);
+    const consumer = await queue.consumer({ name: 'testbed_tasks', filterSubject: subject, ackWaitMs: 30_000 });
+    const [taken] = await consumer.fetch(1, 2_000);
+    expect(TaskWorkSchema.parse(decodeJson(taken.data))).toEqual(work);
+    await taken.ackConfirmed();
+    expect(await queue.messageCount()).toBe(0);
   });
 
   it('sweep removes the expired records and keeps the others', async () => {
