@@ -113,6 +113,6 @@ export {
   TaskWorkSchema,
   TaskStatusEventSchema,
 } from './task.schemas';
-export type { TaskStatus, TaskRecord, TaskWork, TaskStatusEvent } from './task.schemas';
+export type { TaskStatus, TaskRecord, TaskWork, TaskStatusEvent, TaskStorage } from './task.schemas';
 export { auditStorage, AUDITED_OPERATIONS, AuditedOperationSchema, AuditEventSchema } from './audit.schemas';
 export type { AuditEvent } from './audit.schemas';

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { WireErrorSchema } from './errors';
 import { CallRequestSchema } from './envelope.schemas';
+import { fabricSubjects } from './subjects';
 
 /** MCP task statuses (2025-11-25); the last three are terminal. */
 export const TASK_STATUSES = ['working', 'input_required', 'completed', 'failed', 'cancelled'] as const;
@@ -19,16 +20,37 @@ export function isTerminalTaskStatus(status: TaskStatus): boolean {
 export const TASK_STORAGE_MAX_AGE_MS = 7 * 24 * 3_600_000;
 
 /** Where the fabric keeps its tasks: one KV bucket of records, one work-queue stream for every service. */
-export function taskStorage(namespace = 'fabric') {
+export interface TaskStorage {
+  maxAgeMs: number;
+  /** KV bucket of task records, keyed by `taskRecordKey`. */
+  bucket: string;
+  /**
+   * Settings of the bucket (`NatsClient.keyValue`). Every process opening it passes these: opening it with
+   * other settings would change them for everyone.
+   */
+  bucketOptions: { ttlMs: number };
+  /** Work-queue stream of `taskWork(service)` subjects. */
+  stream: string;
+  /** Settings of the stream (`NatsClient.durableStream`), alike in every process for the same reason. */
+  streamOptions: { subjects: string[]; retention: 'workqueue'; maxAgeMs: number };
+  /** Durable consumer name of one service on the work stream. */
+  consumer: (service: string) => string;
+}
+
+/** The task storage of a namespace (see `TaskStorage`). */
+export function taskStorage(namespace = 'fabric'): TaskStorage {
   return {
     maxAgeMs: TASK_STORAGE_MAX_AGE_MS,
-    /** KV bucket of task records, keyed by `taskRecordKey`. */
     bucket: `${namespace}_tasks`,
-    /** Work-queue stream of `taskWork(service)` subjects. */
+    bucketOptions: { ttlMs: TASK_STORAGE_MAX_AGE_MS },
     stream: `${namespace}_task_work`,
-    /** Durable consumer name of one service on the work stream. */
-    consumer: (service: string) => `${service}_tasks`,
-  } as const;
+    streamOptions: {
+      subjects: [fabricSubjects(namespace).taskWorkAll],
+      retention: 'workqueue',
+      maxAgeMs: TASK_STORAGE_MAX_AGE_MS,
+    },
+    consumer: (service) => `${service}_tasks`,
+  };
 }
 
 /**
@@ -67,7 +89,11 @@ export const TaskRecordSchema = z.object({
   sessionId: z.string().optional(),
   /** The progress token of the creating request: the task's progress notifications carry it. */
   progressToken: z.union([z.string(), z.number()]).optional(),
-  /** Once `completed` (a tool result, `isError` included) or `failed` (why there is none). */
+  /**
+   * Once terminal: `completed` with the tool's result; `failed` with the result when the tool returned one with
+   * `isError: true` (2025-11-25: such a tool call is a failed task, its result still what `tasks/result` gives),
+   * or with the error when there is no result (the handler threw, the deadline passed, too many attempts).
+   */
   outcome: z
     .discriminatedUnion('ok', [
       z.object({ ok: z.literal(true), result: z.unknown() }),

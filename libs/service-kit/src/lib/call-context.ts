@@ -19,6 +19,13 @@ export interface CallContext {
   readonly principal?: Principal;
   readonly sessionId?: string;
   /**
+   * Which run of this work it is: 1 for a plain call and a task's first run, 2 and more when a task is run
+   * again because the replica running it before died (part of its work may have happened then).
+   */
+  readonly attempt: number;
+  /** The task's id when the call runs as an MCP task (then `callId` is the same id). */
+  readonly taskId?: string;
+  /**
    * Reports progress to the client (`notifications/progress`) when it asked for it with a progress token;
    * does nothing otherwise. `progress` must increase from one report to the next.
    */

@@ -115,6 +115,33 @@ export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'samp
   }
 }
 
+/**
+ * The context of a call run on this replica (a plain call, or a task's run `attempt`). Plain own properties:
+ * resource handlers get `{ ...ctx, uri }`, which must keep the methods.
+ */
+export function callContext(
+  request: CallRequest,
+  signal: AbortSignal,
+  channel: CallChannel,
+  cache: CallContext['cache'],
+  task?: { attempt: number },
+): CallContext {
+  return {
+    callId: request.id,
+    signal,
+    deadline: request.deadline,
+    principal: request.principal,
+    sessionId: request.sessionId,
+    attempt: task?.attempt ?? 1,
+    ...(task ? { taskId: request.id } : {}),
+    progress: channel.progress,
+    log: channel.log,
+    sample: channel.sample,
+    elicit: channel.elicit,
+    cache,
+  };
+}
+
 const NO_NATS: ChannelNats = {
   publishJson: () => undefined,
   request: () => Promise.reject(new Error('a detached context has no NATS')),
@@ -131,10 +158,23 @@ const NO_CACHE: CallContext['cache'] = {
  * nowhere, sample and elicit fail UNAVAILABLE, and the cache (unless given) caches nothing.
  */
 export function detachedCallContext(
-  fields: Partial<Pick<CallContext, 'callId' | 'signal' | 'deadline' | 'principal' | 'sessionId' | 'cache'>> = {},
+  fields: Partial<
+    Pick<CallContext, 'callId' | 'signal' | 'deadline' | 'principal' | 'sessionId' | 'cache' | 'attempt' | 'taskId'>
+  > = {},
 ): CallContext {
   const signal = fields.signal ?? new AbortController().signal;
   const deadline = fields.deadline ?? Date.now() + 60_000;
   const { progress, log, sample, elicit } = new CallChannel({ deadline }, NO_NATS, signal);
-  return { callId: 'detached', cache: NO_CACHE, ...fields, signal, deadline, progress, log, sample, elicit };
+  return {
+    callId: 'detached',
+    cache: NO_CACHE,
+    attempt: 1,
+    ...fields,
+    signal,
+    deadline,
+    progress,
+    log,
+    sample,
+    elicit,
+  };
 }

@@ -37,6 +37,12 @@ export interface ToolOptions<I extends ZodObjectLike = ZodObjectLike, O extends 
   cache?: CachePolicyInput;
   /** OAuth scopes a caller needs (all of them) to see and use it; the gateway's policy file overrides them. */
   scopes?: string[];
+  /**
+   * MCP tasks: a client may (`optional`) or must (`required`) call it as a durable task, answered at once and
+   * worked from the service's JetStream work queue by any replica (run again on another when the one working
+   * it dies: `ctx.attempt` counts the runs). Its deadline is then the task's TTL, not `timeoutMs`.
+   */
+  execution?: { taskSupport: 'optional' | 'required' };
 }
 
 export interface ResourceOptions {

@@ -18,32 +18,28 @@ import {
 } from '@fabric/contracts';
 import { NatsClient, decodeJson, encodeJson, tryDecodeJson, type Msg, type Subscription } from '@fabric/platform-nats';
 import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
-import type { CallContext } from './call-context';
-import { CallChannel } from './call.channel';
+import { CallChannel, callContext } from './call.channel';
 import { CallDedup } from './call.dedup';
 import { dispatchCall } from './call.dispatcher';
 import { HandlerRegistry } from './handler.registry';
+import { InFlightWork } from './in-flight';
 import { INSTANCE_ID } from './instance-id';
 import { ReadinessMonitor } from './readiness.monitor';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
 import { ServiceCache } from './service.cache';
+import { TaskWorker } from './task.worker';
 import { toWireError } from './wire-error';
-
-interface InFlight {
-  controller: AbortController;
-  finished: Promise<void>;
-}
 
 /**
  * The service side of the fabric's NATS contract, as a NestJS transport strategy: joins the service's
  * queue group, announces the manifest, runs each call under its deadline and cancellation, refuses calls
- * beyond its concurrency limit, leaves the queue group while a dependency is down, and drains.
+ * beyond its concurrency limit, leaves the queue group while a dependency is down, and drains; its
+ * `TaskWorker` works the service's tasks beside the calls.
  */
 @Injectable()
 export class FabricServer extends Server implements CustomTransportStrategy, BeforeApplicationShutdown {
   private readonly log = new Logger('FabricServer');
   private readonly subjects: FabricSubjects;
-  private readonly inFlight = new Map<string, InFlight>();
   private requestSubscription?: Subscription;
   private controlSubscriptions: Subscription[] = [];
   private heartbeat?: NodeJS.Timeout;
@@ -65,6 +61,8 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
     @Inject(ServiceCache) private readonly cache: ServiceCache,
     @Inject(INSTANCE_ID) readonly instanceId: string,
+    @Inject(InFlightWork) private readonly inFlight: InFlightWork,
+    @Inject(TaskWorker) private readonly tasks: TaskWorker,
   ) {
     super();
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
@@ -118,6 +116,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     this.heartbeat = setInterval(() => this.announce(), this.env.HEARTBEAT_MS);
     this.heartbeat.unref();
     this.readinessMonitor.start();
+    this.tasks.start();
     this.log.log(`${service} instance ${this.instanceId} serving ${this.registry.table.tools.size} tools`);
   }
 
@@ -147,11 +146,13 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     if (problem) {
       this.log.warn(`not ready (${problem}): taking no calls until it recovers`);
       this.unready = problem;
+      this.tasks.pause();
       this.announce();
       await this.requestSubscription?.drain().catch(() => undefined);
     } else {
       this.log.log(`ready again (was: ${this.unready})`);
       this.unready = undefined;
+      this.tasks.resume();
       this.joinQueueGroup();
       this.announce();
     }
@@ -184,7 +185,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       this.reply(msg, { ok: false, error: new UnavailableError(`The replica ${why}`, { notStarted: true }).toWire() });
       return;
     }
-    if (this.inFlight.size >= this.env.MAX_CONCURRENT_CALLS) {
+    if (this.inFlight.count('call') >= this.env.MAX_CONCURRENT_CALLS) {
       const busy = new ResourceExhaustedError(
         `The replica is running its limit of ${this.env.MAX_CONCURRENT_CALLS} calls`,
         { notStarted: true },
@@ -210,19 +211,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       controller.signal.addEventListener('abort', () => reject(controller.signal.reason), { once: true });
     });
     const channel = new CallChannel(request, this.nats, controller.signal);
-    // Plain own properties: resource handlers get `{ ...ctx, uri }`, which must keep the methods.
-    const ctx: CallContext = {
-      callId: request.id,
-      signal: controller.signal,
-      deadline: request.deadline,
-      principal: request.principal,
-      sessionId: request.sessionId,
-      progress: channel.progress,
-      log: channel.log,
-      sample: channel.sample,
-      elicit: channel.elicit,
-      cache: this.cache,
-    };
+    const ctx = callContext(request, controller.signal, channel, this.cache);
     const failed = (error: unknown): CallReply => ({
       ok: false,
       // Aborted because this replica stops: said so whatever the handler threw, so that the gateway may retry it.
@@ -255,13 +244,14 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
         });
         this.reply(msg, reply);
       });
-    this.inFlight.set(request.id, { controller, finished });
+    this.inFlight.add(request.id, { kind: 'call', controller, finished });
   }
 
   private onCancel(msg: Msg): void {
     const parsed = CancelSchema.safeParse(tryDecodeJson(msg.data));
     if (!parsed.success) return;
-    this.inFlight.get(parsed.data.id)?.controller.abort(new CancelledError(parsed.data.reason));
+    // A task is cancelled by its id like a call: the worker running it (if this replica does) stops it.
+    this.inFlight.abort(parsed.data.id, new CancelledError(parsed.data.reason));
   }
 
   private onProbe(msg: Msg): void {
@@ -279,7 +269,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
 
   /** Number of calls being served now. */
   get inFlightCount(): number {
-    return this.inFlight.size;
+    return this.inFlight.count('call');
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -304,8 +294,10 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       this.nats.publishJson(this.subjects.goodbye, { instanceId: this.instanceId, service });
       if (!this.unready) await this.requestSubscription?.drain().catch(() => undefined);
     }
-    const held = [...this.inFlight.values()];
-    if (held.length > 0) this.log.log(`draining: finishing ${held.length} call(s)`);
+    // No new task is taken from now on; the ones running are held work like calls.
+    const fetching = this.tasks.stop();
+    const held = this.inFlight.all();
+    if (held.length > 0) this.log.log(`draining: finishing ${held.length} call(s) and task(s)`);
     let graceTimer: NodeJS.Timeout | undefined;
     const grace = new Promise<'grace'>((resolve) => {
       graceTimer = setTimeout(() => resolve('grace'), this.env.SHUTDOWN_GRACE_MS);
@@ -313,12 +305,15 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
     const outcome = await Promise.race([Promise.all(held.map((call) => call.finished)), grace]);
     clearTimeout(graceTimer);
     if (outcome === 'grace') {
-      const left = [...this.inFlight.values()];
-      this.log.warn(`grace period over: aborting ${left.length} call(s)`);
+      // A pull still open would take the work given back below, and hand it out once more for nothing.
+      await fetching;
+      const left = this.inFlight.all();
+      this.log.warn(`grace period over: aborting ${left.length} call(s) and task(s)`);
       for (const call of left)
         call.controller.abort(new CallInterruptedError('The replica shut down before the call finished'));
       await Promise.all(left.map((call) => call.finished));
     }
+    await fetching;
     for (const subscription of this.controlSubscriptions) subscription.unsubscribe();
     if (!this.nats.connection.isClosed()) await this.nats.connection.flush().catch(() => undefined);
     this.log.log(`${service} instance ${this.instanceId} drained`);

@@ -28,6 +28,18 @@ export const serviceEnvSchema = baseEnvSchema.extend({
    * time a load balancer or client may take to re-send a request.
    */
   IDEMPOTENCY_TTL_MS: intEnv(5 * 60_000, 1_000),
+  /**
+   * Runs of a task at most: the first, and the runs again after a replica died working it. A task whose
+   * replica dies on its last run fails ("started N times and each time the replica running it stopped").
+   */
+  TASK_MAX_ATTEMPTS: intEnv(3, 1),
+  /**
+   * A task's work taken by a replica that has not reported on it (every third of this time while it runs)
+   * for this long is given to another: the time a crashed replica's tasks wait before they restart.
+   */
+  TASK_ACK_WAIT_MS: intEnv(15_000, 300),
+  /** Tasks one replica works at once; it takes no more work from the queue until one finishes. */
+  MAX_CONCURRENT_TASKS: intEnv(8, 1),
   /** Readable start of this replica's id (the service name when absent); a nonce of the process follows it. */
   INSTANCE_ID: z.string().min(1).optional(),
   /** Set by the primary for each of its workers (`WORKERS` > 1): the worker's slot, kept by its replacements. */

@@ -81,6 +81,17 @@ describe('buildManifest', () => {
     ]);
   });
 
+  it('declares task support as execution.taskSupport, and none when the tool does not', () => {
+    const manifest = buildManifest(identity, {
+      ...none,
+      tools: [
+        { name: 'export', description: 'Exports', input: z.object({}), execution: { taskSupport: 'optional' } },
+        { name: 'plain', description: 'Answers at once', input: z.object({}) },
+      ],
+    });
+    expect(manifest.tools.map((tool) => tool.execution)).toEqual([{ taskSupport: 'optional' }, undefined]);
+  });
+
   it('keeps $schema, $defs, $ref and additionalProperties of an input schema (SEP-1613)', () => {
     const address = z.object({ street: z.string().optional(), city: z.string().optional() }).meta({ id: 'address' });
     const manifest = buildManifest(identity, {

@@ -86,6 +86,7 @@ export function buildManifest(identity: ServiceIdentity, declarations: Declarati
     ...(tool.timeoutMs ? { timeoutMs: tool.timeoutMs } : {}),
     ...(tool.cache ? { cache: tool.cache } : {}),
     ...(tool.scopes ? { scopes: tool.scopes } : {}),
+    ...(tool.execution ? { execution: { taskSupport: tool.execution.taskSupport } } : {}),
   }));
   const resources: ServiceManifestInput['resources'] = declarations.resources.map((resource) => ({ ...resource }));
   const resourceTemplates: ServiceManifestInput['resourceTemplates'] = declarations.resourceTemplates.map(

@@ -9,6 +9,8 @@ import { SERVICE_ENV, type ServiceEnv } from './kit.config';
 import { INSTANCE_ID, instanceIdOf } from './instance-id';
 import { ResourceNotifier } from './resource.notifier';
 import { ServiceCache } from './service.cache';
+import { InFlightWork } from './in-flight';
+import { TaskWorker } from './task.worker';
 import type { ServiceIdentity } from './manifest.builder';
 
 /** Everything a domain service needs around its handlers: NATS, discovery, logs, metrics, health. */
@@ -44,6 +46,8 @@ export class ServiceKitModule {
         HandlerRegistry,
         ResourceNotifier,
         ServiceCache,
+        InFlightWork,
+        TaskWorker,
         FabricServer,
       ],
       exports: [FabricServer, ResourceNotifier, ServiceCache],
