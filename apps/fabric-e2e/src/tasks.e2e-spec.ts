@@ -249,7 +249,8 @@ describe('MCP tasks through two gateways and two testbed replicas', () => {
 
     const result = await session.request(b, 'tasks/result', { taskId }, 60_000);
     expect(result.error).toBeUndefined();
-    expect(textOf(result.result)).toBe(`done 20 steps by ${survivor.child.pid}`);
+    expect(textOf(result.result)).toContain(`done 20 steps by ${survivor.child.pid}`);
+    expect(result.result?.['structuredContent']).toMatchObject({ pid: survivor.child.pid, attempt: 2 });
     expect(await recordOf(fabric, taskId)).toMatchObject({ status: 'completed', attempt: 2 });
   }, 90_000);
 });

@@ -1,12 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import {
-  TASK_STORAGE_MAX_AGE_MS,
-  TaskWorkSchema,
-  fabricSubjects,
-  taskRecordKey,
-  taskStorage,
-  type TaskRecord,
-} from '@fabric/contracts';
+import { TaskWorkSchema, fabricSubjects, taskRecordKey, taskStorage, type TaskRecord } from '@fabric/contracts';
 import { loadConfig } from '@fabric/platform-config';
 import { NatsClient, decodeJson } from '@fabric/platform-nats';
 import { NatsServerProcess } from '@fabric/platform-nats/testing';
@@ -120,11 +113,8 @@ describe('TaskStore', () => {
     await store.enqueue('testbed', work);
     await store.enqueue('testbed', work);
     // The service side, as it opens the queue and takes the work.
-    const queue = await nats.durableStream(taskStorage(env.FABRIC_NAMESPACE).stream, {
-      subjects: [fabricSubjects(env.FABRIC_NAMESPACE).taskWorkAll],
-      retention: 'workqueue',
-      maxAgeMs: TASK_STORAGE_MAX_AGE_MS,
-    });
+    const storage = taskStorage(env.FABRIC_NAMESPACE);
+    const queue = await nats.durableStream(storage.stream, storage.streamOptions);
     expect(await queue.messageCount()).toBe(1);
     const consumer = await queue.consumer({ name: 'testbed_tasks', filterSubject: subject, ackWaitMs: 30_000 });
     const [taken] = await consumer.fetch(1, 2_000);

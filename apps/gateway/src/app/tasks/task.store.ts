@@ -1,6 +1,5 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import {
-  TASK_STORAGE_MAX_AGE_MS,
   TaskRecordSchema,
   fabricSubjects,
   taskStorage,
@@ -72,12 +71,8 @@ export class TaskStore implements OnApplicationBootstrap, OnApplicationShutdown 
 
   async onApplicationBootstrap(): Promise<void> {
     // Opened with the settings every process uses (the service side too): other settings would change them.
-    this.kv = await this.nats.keyValue(this.storage.bucket, { ttlMs: TASK_STORAGE_MAX_AGE_MS });
-    this.work = await this.nats.durableStream(this.storage.stream, {
-      subjects: [this.subjects.taskWorkAll],
-      retention: 'workqueue',
-      maxAgeMs: TASK_STORAGE_MAX_AGE_MS,
-    });
+    this.kv = await this.nats.keyValue(this.storage.bucket, this.storage.bucketOptions);
+    this.work = await this.nats.durableStream(this.storage.stream, this.storage.streamOptions);
     this.watcher = await this.kv.watch({
       onChange: (entry) => this.wake(entry.key),
       // Whatever changed while the watch was away, the waiters read again.
