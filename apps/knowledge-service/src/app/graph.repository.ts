@@ -154,24 +154,45 @@ export class GraphTransaction {
       .orderBy('r.id')
       .getMany();
 
-    const observationsOf = new Map<number, string[]>();
-    for (const observation of observations) {
-      const list = observationsOf.get(observation.entityId) ?? [];
-      list.push(observation.content);
-      observationsOf.set(observation.entityId, list);
-    }
-    return {
-      entities: entities.map((entity) => ({
-        name: entity.name,
-        entityType: entity.entityType,
-        observations: observationsOf.get(entity.id) ?? [],
-      })),
-      relations: relations.map((relation) => ({
-        from: relation.from?.name ?? '',
-        to: relation.to?.name ?? '',
-        relationType: relation.relationType,
-      })),
-    };
+    return toGraph(entities, observations, relations);
+  }
+
+  /** How many entities the graph holds. */
+  countEntities(): Promise<number> {
+    return this.manager.createQueryBuilder(GraphEntityRecord, 'e').getCount();
+  }
+
+  /**
+   * One page of the whole graph, for reading it in parts: the first `limit` entities (creation order) after
+   * the entity with id `afterId` (0: from the start), their observations, and the relations that start at
+   * them (so that paging through the graph yields each relation once). `lastId` is where the next page
+   * starts; undefined when this one is empty.
+   */
+  async page(afterId: number, limit: number): Promise<{ graph: KnowledgeGraph; lastId?: number }> {
+    const entities = await this.manager
+      .createQueryBuilder(GraphEntityRecord, 'e')
+      .select(['e.id', 'e.name', 'e.entityType'])
+      .where('e.id > :afterId', { afterId })
+      .orderBy('e.id')
+      .limit(limit)
+      .getMany();
+    if (entities.length === 0) return { graph: { entities: [], relations: [] } };
+    const ids = entities.map((entity) => entity.id);
+    const observations = await this.manager
+      .createQueryBuilder(ObservationRecord, 'o')
+      .select(['o.id', 'o.entityId', 'o.content'])
+      .where('o.entityId IN (:...ids)', { ids })
+      .orderBy('o.id')
+      .getMany();
+    const relations = await this.manager
+      .createQueryBuilder(RelationRecord, 'r')
+      .innerJoin('r.from', 'f')
+      .innerJoin('r.to', 't')
+      .select(['r.id', 'r.relationType', 'f.id', 'f.name', 't.id', 't.name'])
+      .where('r.fromId IN (:...ids)', { ids })
+      .orderBy('r.id')
+      .getMany();
+    return { graph: toGraph(entities, observations, relations), lastId: ids[ids.length - 1] };
   }
 
   /** Names of entities that start with `prefix`, ignoring case, in name order. */
@@ -211,6 +232,32 @@ export class GraphTransaction {
     const result = await runner.query(query, values, true);
     return (result.records ?? []) as T[];
   }
+}
+
+/** The graph of the rows read: each entity with its observations (in the order read), and the relations. */
+function toGraph(
+  entities: GraphEntityRecord[],
+  observations: ObservationRecord[],
+  relations: RelationRecord[],
+): KnowledgeGraph {
+  const observationsOf = new Map<number, string[]>();
+  for (const observation of observations) {
+    const list = observationsOf.get(observation.entityId) ?? [];
+    list.push(observation.content);
+    observationsOf.set(observation.entityId, list);
+  }
+  return {
+    entities: entities.map((entity) => ({
+      name: entity.name,
+      entityType: entity.entityType,
+      observations: observationsOf.get(entity.id) ?? [],
+    })),
+    relations: relations.map((relation) => ({
+      from: relation.from?.name ?? '',
+      to: relation.to?.name ?? '',
+      relationType: relation.relationType,
+    })),
+  };
 }
 
 function sha256(text: string): string {

@@ -125,6 +125,31 @@ export class GraphService {
     return this.repository.read((tx) => tx.graph({ all: true }), signal);
   }
 
+  /**
+   * The whole graph, read `pageSize` entities at a time on one consistent snapshot (a graph too large for one
+   * query's memory is read in parts; writes meanwhile are not seen). `onPage` hears the entities read so far
+   * and the total after each page; the signal is checked between pages.
+   */
+  exportGraph(
+    pageSize: number,
+    onPage: (read: number, total: number) => void,
+    signal?: AbortSignal,
+  ): Promise<KnowledgeGraph> {
+    return this.repository.read(async (tx) => {
+      const total = await tx.countEntities();
+      const graph: KnowledgeGraph = { entities: [], relations: [] };
+      for (let afterId = 0; ;) {
+        signal?.throwIfAborted();
+        const { graph: page, lastId } = await tx.page(afterId, pageSize);
+        if (lastId === undefined) return graph;
+        graph.entities.push(...page.entities);
+        graph.relations.push(...page.relations);
+        onPage(graph.entities.length, Math.max(total, graph.entities.length));
+        afterId = lastId;
+      }
+    }, signal);
+  }
+
   /** Entities whose name, type or an observation contains `query` (ignoring case), and the relations touching them. */
   searchNodes(query: string, signal?: AbortSignal): Promise<KnowledgeGraph> {
     return this.repository.read((tx) => tx.graph({ search: query }), signal);

@@ -212,10 +212,12 @@ describe('KnowledgeTools', () => {
 
   describe('declarations', () => {
     const manifest = () => new HandlerTable({ service: 'knowledge', version: '1.0.0' }, [tools]).manifest;
+    // The reference server's tools; export_graph is this service's own.
+    const referenceTools = () => manifest().tools.filter((tool) => tool.name !== 'export_graph');
 
     it('declares the nine tools of the reference memory server with its input and output schemas', () => {
       const declared = Object.fromEntries(
-        manifest().tools.map((tool) => [tool.name, { input: tool.inputSchema, output: tool.outputSchema }]),
+        referenceTools().map((tool) => [tool.name, { input: tool.inputSchema, output: tool.outputSchema }]),
       );
       const published = Object.fromEntries(
         Object.entries(referenceSchemas).map(([name, { input, output }]) => [
@@ -227,7 +229,7 @@ describe('KnowledgeTools', () => {
     });
 
     it('gives each tool the title and description of the reference memory server', () => {
-      const declared = Object.fromEntries(manifest().tools.map((tool) => [tool.name, [tool.title, tool.description]]));
+      const declared = Object.fromEntries(referenceTools().map((tool) => [tool.name, [tool.title, tool.description]]));
       expect(declared).toEqual({
         create_entities: ['Create Entities', 'Create multiple new entities in the knowledge graph'],
         create_relations: [
@@ -251,7 +253,7 @@ describe('KnowledgeTools', () => {
     });
 
     it('marks the read tools read-only, the delete tools destructive, and every tool idempotent and closed-world', () => {
-      const hints = Object.fromEntries(manifest().tools.map((tool) => [tool.name, tool.annotations]));
+      const hints = Object.fromEntries(referenceTools().map((tool) => [tool.name, tool.annotations]));
       const write = { readOnlyHint: false, destructiveHint: false, idempotentHint: true, openWorldHint: false };
       const destroy = { readOnlyHint: false, destructiveHint: true, idempotentHint: true, openWorldHint: false };
       const read = { readOnlyHint: true, destructiveHint: false, idempotentHint: true, openWorldHint: false };
@@ -266,6 +268,16 @@ describe('KnowledgeTools', () => {
         search_nodes: read,
         open_nodes: read,
       });
+    });
+
+    it('declares export_graph as a read-only tool that may run as a task', () => {
+      expect(manifest().tools.find((tool) => tool.name === 'export_graph')).toMatchObject({
+        title: 'Export Graph',
+        annotations: { readOnlyHint: true, idempotentHint: true },
+        execution: { taskSupport: 'optional' },
+      });
+      // Only the export runs as a task: the reference tools answer at once.
+      expect(referenceTools().filter((tool) => tool.execution)).toEqual([]);
     });
 
     it('declares the entity template and the summarize prompt, each with a completable name', () => {
@@ -448,6 +460,38 @@ describe('KnowledgeTools', () => {
         content: [json(graph)],
         structuredContent: graph,
       });
+    });
+  });
+
+  describe('export_graph', () => {
+    beforeEach(() => seed(replica.graph));
+
+    it('returns the whole graph as an embedded JSON resource, reporting progress per page', async () => {
+      const progress: [number, number?, string?][] = [];
+      const withProgress = { ...ctx, progress: (...report: [number, number?, string?]) => void progress.push(report) };
+      const result = await tools.exportGraph({ pageSize: 2 }, withProgress);
+      expect(result.content).toEqual([
+        text('Exported 3 entities and 2 relations'),
+        {
+          type: 'resource',
+          resource: { uri: 'knowledge://graph/export', mimeType: 'application/json', text: expect.any(String) },
+        },
+      ]);
+      const resource = result.content[1] as { resource: { text: string } };
+      expect(JSON.parse(resource.resource.text)).toEqual({
+        entities: [alice, bob, acme],
+        relations: [aliceKnowsBob, aliceWorksAtAcme],
+      });
+      expect(progress).toEqual([
+        [2, 3, '2 of 3 entities'],
+        [3, 3, '3 of 3 entities'],
+      ]);
+    });
+
+    it('stops between pages once its signal fires', async () => {
+      const controller = new AbortController();
+      const stopping = { ...ctx, signal: controller.signal, progress: () => controller.abort(new Error('cancelled')) };
+      await expect(tools.exportGraph({ pageSize: 1 }, stopping)).rejects.toThrow('cancelled');
     });
   });
 

@@ -64,7 +64,17 @@ function changed(names: string[]): string[] {
 }
 const SUMMARIZE_PROMPT = 'summarize_entity';
 
-/** The knowledge graph over MCP: the nine tools of the reference memory server, plus a resource per entity and a prompt. */
+// export_graph: entities per page by default and at most, how long a plain call of it may take (a task is
+// bounded by its TTL instead), and the URI naming the exported document.
+const EXPORT_PAGE = 200;
+const EXPORT_MAX_PAGE = 1_000;
+const EXPORT_TIMEOUT_MS = 120_000;
+const EXPORT_URI = 'knowledge://graph/export';
+
+/**
+ * The knowledge graph over MCP: the nine tools of the reference memory server, an export of the whole graph
+ * (a long-running tool, also as an MCP task), a resource per entity and a prompt.
+ */
 @Injectable()
 export class KnowledgeTools {
   constructor(@Inject(GraphService) private readonly graph: GraphService) {}
@@ -215,6 +225,35 @@ export class KnowledgeTools {
   })
   async openNodes(args: { names: string[] }, ctx: CallContext): Promise<ToolResult> {
     return graphResult(await this.graph.openNodes(args.names, ctx.signal));
+  }
+
+  @McpTool({
+    name: 'export_graph',
+    title: 'Export Graph',
+    description:
+      'Export the whole knowledge graph as one JSON document (an embedded resource): every entity with its observations, and every relation. ' +
+      'Read page by page from one consistent snapshot, reporting progress per page; a large graph takes a while, so call it as a task where the client can.',
+    input: z.object({
+      pageSize: z.number().int().min(1).max(EXPORT_MAX_PAGE).default(EXPORT_PAGE).describe('Entities read per page'),
+    }),
+    annotations: READ,
+    timeoutMs: EXPORT_TIMEOUT_MS,
+    execution: { taskSupport: 'optional' },
+  })
+  async exportGraph(args: { pageSize: number }, ctx: CallContext): Promise<ToolResult> {
+    const graph = await this.graph.exportGraph(
+      args.pageSize,
+      (read, total) => ctx.progress(read, total, `${read} of ${total} entities`),
+      ctx.signal,
+    );
+    const summary = `Exported ${graph.entities.length} entities and ${graph.relations.length} relations`;
+    ctx.log('info', summary, 'export_graph');
+    return {
+      content: [
+        text(summary),
+        { type: 'resource', resource: { uri: EXPORT_URI, mimeType: 'application/json', text: JSON.stringify(graph) } },
+      ],
+    };
   }
 
   @McpResourceTemplate({

@@ -224,6 +224,27 @@ export function describeGraphSemantics(database: string, backend: () => GraphBac
       });
     });
 
+    describe('exportGraph', () => {
+      it('reads the whole graph page by page, each relation once, the same as readGraph', async () => {
+        await seed(graph);
+        await graph.createRelations([{ from: 'Bob', to: 'Acme Corp', relationType: 'visits' }]);
+        const pages: [number, number][] = [];
+        const exported = await graph.exportGraph(1, (read, total) => pages.push([read, total]));
+        expect(exported).toEqual(await graph.readGraph());
+        expect(pages).toEqual([
+          [1, 3],
+          [2, 3],
+          [3, 3],
+        ]);
+      });
+
+      it('exports an empty graph without reporting a page', async () => {
+        const pages: number[] = [];
+        expect(await graph.exportGraph(10, (read) => pages.push(read))).toEqual({ entities: [], relations: [] });
+        expect(pages).toEqual([]);
+      });
+    });
+
     describe('searchNodes', () => {
       beforeEach(() => seed(graph));
 

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
 import { z } from 'zod';
+import type { ToolResult } from '@fabric/contracts';
 import { McpPrompt, McpResource, McpTool, ResourceNotifier, samplingText, type CallContext } from '@fabric/service-kit';
 
 const COUNTER_URI = 'testbed://counter';
@@ -139,6 +140,30 @@ export class TestbedTools {
       ctx.log('info', `step ${i} of ${args.steps}`);
     }
     return `done ${args.steps} steps`;
+  }
+
+  @McpTool({
+    name: 'long_job',
+    description:
+      'A long job for MCP tasks: `steps` steps of `ms` milliseconds each, reporting progress and logging (info) after each; returns the id of the process that finished it and which attempt that was (a task is run again when its replica dies).',
+    input: z.object({ steps: z.number().int().min(1).max(1_000), ms: z.number().int().min(0).max(10_000) }),
+    output: z.object({ steps: z.number(), pid: z.number(), attempt: z.number() }),
+    annotations: { readOnlyHint: true, idempotentHint: true },
+    execution: { taskSupport: 'optional' },
+  })
+  async longJob(args: { steps: number; ms: number }, ctx: CallContext): Promise<ToolResult> {
+    for (let i = 1; i <= args.steps; i++) {
+      await delay(args.ms, undefined, { signal: ctx.signal });
+      ctx.progress(i, args.steps, `step ${i} of ${args.steps}`);
+      ctx.log('info', `step ${i} of ${args.steps} (attempt ${ctx.attempt})`);
+    }
+    return {
+      content: [
+        { type: 'text', text: `done ${args.steps} steps by ${process.pid}` },
+        { type: 'text', text: `attempt ${ctx.attempt}` },
+      ],
+      structuredContent: { steps: args.steps, pid: process.pid, attempt: ctx.attempt },
+    };
   }
 
   @McpTool({
