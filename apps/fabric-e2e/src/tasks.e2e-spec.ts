@@ -152,8 +152,22 @@ describe('MCP tasks through two gateways and two testbed replicas', () => {
     expect((refused as McpError).code).toBe(-32602);
   });
 
-  it('taskSupport: a tool that forbids tasks refuses one with -32601; tasks need the tasks capability', async () => {
+  it('taskSupport: a tool that forbids tasks refuses one, a tool that requires one refuses a plain call (-32601)', async () => {
     const session = await RawSession.open(a);
+    // Both paths: the direct one (a plain call) and the SDK's (a task).
+    const plain = await session.request(a, 'tools/call', {
+      name: 'testbed_task_only_job',
+      arguments: { steps: 1, ms: 1 },
+    });
+    expect(plain.error).toMatchObject({ code: -32601, message: expect.stringMatching(/must be called as a task/) });
+    const asTask = await session.request(a, 'tools/call', {
+      name: 'testbed_task_only_job',
+      arguments: { steps: 1, ms: 1 },
+      task: {},
+    });
+    expect(asTask.result?.['task']).toMatchObject({ status: 'working' });
+    const invalid = await session.request(a, 'tools/call', { name: JOB, arguments: { steps: 'x' }, task: {} });
+    expect(invalid.error?.code).toBe(-32602);
     const forbidden = await session.request(a, 'tools/call', {
       name: 'testbed_stats',
       arguments: {},
