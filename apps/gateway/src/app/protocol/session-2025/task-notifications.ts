@@ -6,7 +6,6 @@ import {
   fabricSubjects,
   logLevelAllows,
   type CallEvent,
-  type TaskStatusEvent,
 } from '@fabric/contracts';
 import { NatsClient, tryDecodeJson, type Msg, type Subscription } from '@fabric/platform-nats';
 import { GATEWAY_ENV, type GatewayEnv } from '../../gateway.config';
@@ -68,7 +67,7 @@ export class TaskNotifications implements OnApplicationBootstrap, OnApplicationS
     const key = msg.subject.slice(this.prefix.length);
     const data = tryDecodeJson(msg.data);
     const status = TaskStatusEventSchema.safeParse(data);
-    if (status.success) return this.statusChanged(key, status.data);
+    if (status.success) return this.statusChanged(key);
     const event = CallEventSchema.safeParse(data);
     if (!event.success) return;
     const target = await this.targetOf(key);
@@ -77,15 +76,14 @@ export class TaskNotifications implements OnApplicationBootstrap, OnApplicationS
     if (message) this.registry.notify(target.sessionId, message);
   }
 
-  private async statusChanged(key: string, event: TaskStatusEvent): Promise<void> {
+  /** The task as it is now (the record may have moved on since the event: the client gets the newest). */
+  private async statusChanged(key: string): Promise<void> {
     const stored = await this.tasks.get(key);
     if (!stored?.record.sessionId) return;
-    // The record may have moved on already; what the client is told is never older than the event.
-    const task = toTask(stored.record);
     this.registry.notify(stored.record.sessionId, {
       jsonrpc: '2.0',
       method: 'notifications/tasks/status',
-      params: { ...task, status: stored.record.status === 'working' ? event.status : task.status },
+      params: toTask(stored.record),
     });
   }
 
