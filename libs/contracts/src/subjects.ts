@@ -42,6 +42,11 @@ export function fabricSubjects(namespace = 'fabric') {
      */
     sseEvents: (sessionId: string, stream: string) => `${root}.sse.${subjectToken(sessionId)}.${subjectToken(stream)}`,
     sseEventsAll: `${root}.sse.>`,
+    /**
+     * A message for the GET stream of one session (a task's notifications), heard by every gateway replica:
+     * the one holding the stream writes it.
+     */
+    sessionNotify: `${root}.gateway.notify`,
     /** A service reporting a changed resource; every gateway replica tells its subscribed sessions. */
     resourceUpdated: `${root}.resources.updated`,
     /** Invalidations of one cache space (a service), heard by every process holding entries of it. */

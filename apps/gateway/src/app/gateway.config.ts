@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { baseEnvSchema, boolEnv, intEnv, listEnv } from '@fabric/platform-config';
 import { cacheEnvShape } from '@fabric/platform-cache';
-import { AUDIT_STREAM_DEFAULTS } from '@fabric/contracts';
+import { AUDIT_STREAM_DEFAULTS, TASK_STORAGE_MAX_AGE_MS } from '@fabric/contracts';
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');
 
@@ -84,6 +84,16 @@ export const gatewayEnvSchema = baseEnvSchema
      * fleet; an initialize beyond it gets 429. 0: no bound. Counted in Redis with `REDIS_URL`, else per replica.
      */
     MAX_SESSIONS_PER_PRINCIPAL: intEnv(100, 0),
+    /** Lifetime of a task whose creator asks for none (`params.task.ttl`): its record and result go after it. */
+    TASK_DEFAULT_TTL_MS: intEnv(3_600_000, 1_000),
+    /** Longest task lifetime granted (a longer request is cut to it); at most 7 days, the task storage's own bound. */
+    TASK_MAX_TTL_MS: intEnv(86_400_000, 1_000),
+    /** What clients are told to wait between two `tasks/get` of a task (`pollInterval`). */
+    TASK_POLL_INTERVAL_MS: intEnv(1_000, 1),
+    /** How often a gateway removes expired task records (any replica may; removing twice does no harm). */
+    TASK_SWEEP_MS: intEnv(60_000, 100),
+    /** Unfinished tasks one owner (principal, else session) may have at once; beyond it a task is refused. 0: no bound. */
+    MAX_TASKS_PER_PRINCIPAL: intEnv(1_000, 0),
     /** While Redis is unreachable: `open` lets calls and sessions through unlimited, `closed` refuses them. */
     RATE_LIMIT_FAIL: z.enum(['open', 'closed']).default('open'),
     /** Publish an audit event (JetStream) for every tools/call, resources/read, prompts/get and task operation. */
@@ -106,6 +116,16 @@ export const gatewayEnvSchema = baseEnvSchema
         path: ['AUTH_AUDIENCE'],
         message: 'is required with AUTH_ISSUER: set it to the canonical URI of this MCP endpoint (https://host/mcp)',
       });
+    }
+    if (env.TASK_MAX_TTL_MS > TASK_STORAGE_MAX_AGE_MS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['TASK_MAX_TTL_MS'],
+        message: `must be at most ${TASK_STORAGE_MAX_AGE_MS} (7 days, how long the task storage keeps anything)`,
+      });
+    }
+    if (env.TASK_DEFAULT_TTL_MS > env.TASK_MAX_TTL_MS) {
+      context.addIssue({ code: 'custom', path: ['TASK_DEFAULT_TTL_MS'], message: 'must be at most TASK_MAX_TTL_MS' });
     }
     if (env.AUTH_JWKS_URL && !env.AUTH_ISSUER) {
       context.addIssue({ code: 'custom', path: ['AUTH_JWKS_URL'], message: 'needs AUTH_ISSUER' });

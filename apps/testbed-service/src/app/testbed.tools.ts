@@ -167,6 +167,18 @@ export class TestbedTools {
   }
 
   @McpTool({
+    name: 'task_only_job',
+    description: 'The long job, callable only as an MCP task (taskSupport required): the gateway refuses a plain call.',
+    input: z.object({ steps: z.number().int().min(1).max(1_000), ms: z.number().int().min(0).max(10_000) }),
+    output: z.object({ steps: z.number(), pid: z.number(), attempt: z.number() }),
+    annotations: { readOnlyHint: true, idempotentHint: true },
+    execution: { taskSupport: 'required' },
+  })
+  taskOnlyJob(args: { steps: number; ms: number }, ctx: CallContext): Promise<ToolResult> {
+    return this.longJob(args, ctx);
+  }
+
+  @McpTool({
     name: 'ask_model',
     description: "Asks the client's model (sampling) and returns its answer.",
     input: z.object({ prompt: z.string().describe('What to ask the model') }),

@@ -47,6 +47,15 @@ describe('KvBucket (against a private nats-server it kills and restarts)', () =>
     await expect(bucket.create('again', encodeJson('b'))).resolves.toBeGreaterThan(0);
   });
 
+  it('lists the keys present under a prefix, not the deleted ones', async () => {
+    await bucket.create('owner-a.t1', encodeJson(1));
+    await bucket.create('owner-a.t2', encodeJson(2));
+    await bucket.create('owner-b.t3', encodeJson(3));
+    await bucket.delete('owner-a.t2');
+    expect((await bucket.keys('owner-a.>')).sort()).toEqual(['owner-a.t1']);
+    expect(await bucket.keys('owner-c.>')).toEqual([]);
+  });
+
   it('a watch sees changes made after it started, deletions included, in order', async () => {
     await bucket.create('before', encodeJson(0));
     const seen: KvEntry[] = [];

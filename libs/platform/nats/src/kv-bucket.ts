@@ -74,6 +74,16 @@ export class KvBucket {
     await retrying(this.context, () => this.kv.delete(key));
   }
 
+  /** The keys present now that match `filter` (a subject filter: `prefix.>`, default every key). */
+  async keys(filter = '>'): Promise<string[]> {
+    return retrying(this.context, async () => {
+      // Collected whole before anyone acts on them: awaiting inside the iteration ends it early (nats 2.x).
+      const keys: string[] = [];
+      for await (const key of await this.kv.keys(filter)) keys.push(key);
+      return keys;
+    });
+  }
+
   private async write(key: string, value: Uint8Array, expected: number): Promise<number> {
     let retried = false;
     return retrying(this.context, async () => {

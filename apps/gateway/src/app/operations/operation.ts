@@ -24,6 +24,8 @@ export type Operation =
       /** The JSON-RPC id, and the client's `_meta.idempotencyKey`: together with the session they name one execution. */
       requestId?: string | number;
       idempotencyKey?: unknown;
+      /** MCP tasks: run it as a durable task (answered at once with the task), kept `ttl` ms at most. */
+      task?: { ttl?: number };
     }
   | { kind: 'resources/read'; uri: string }
   | { kind: 'prompts/get'; name: string; arguments?: Record<string, string> }
@@ -36,7 +38,11 @@ export type Operation =
   | ListOperation<'tools/list'>
   | ListOperation<'resources/list'>
   | ListOperation<'resources/templates/list'>
-  | ListOperation<'prompts/list'>;
+  | ListOperation<'prompts/list'>
+  | { kind: 'tasks/get'; taskId: string }
+  | { kind: 'tasks/result'; taskId: string }
+  | ListOperation<'tasks/list'>
+  | { kind: 'tasks/cancel'; taskId: string };
 
 /** A page of one of the catalog's lists. */
 export interface ListOperation<K extends string> {

@@ -202,6 +202,7 @@ export class Operations {
           ...(descriptor.outputSchema ? { outputSchema: descriptor.outputSchema as { type: 'object' } } : {}),
           ...(descriptor.annotations ? { annotations: descriptor.annotations } : {}),
           ...(descriptor.icons ? { icons: descriptor.icons } : {}),
+          ...(descriptor.execution ? { execution: descriptor.execution } : {}),
         })),
         ...(nextCursor ? { nextCursor } : {}),
       };
@@ -278,6 +279,9 @@ export class Operations {
   }: OperationRequest<OperationOf<'tools/call'>>): Promise<CallToolResult> {
     const tool = this.catalog.snapshot.tool(name);
     if (!tool) throw new RpcError(RPC.InvalidParams, `Unknown tool: ${name}`);
+    if (tool.descriptor.execution?.taskSupport === 'required') {
+      throw new RpcError(RPC.MethodNotFound, `Tool ${name} must be called as a task (its taskSupport is required)`);
+    }
     const input = args ?? {};
     const invalid = this.validator.validate(tool.descriptor.inputSchema, input);
     if (invalid) {

@@ -58,7 +58,8 @@ export class CacheStage implements PolicyStage {
   }
 
   private entryOf({ operation, context }: OperationRequest): EdgeEntry | undefined {
-    if (operation.kind === 'tools/call') {
+    // A call run as a task is answered with the task, never with a cached result.
+    if (operation.kind === 'tools/call' && !operation.task) {
       const tool = this.catalog.snapshot.tool(operation.name);
       const policy = tool?.descriptor.cache;
       if (!tool || !policy) return undefined;

@@ -26,6 +26,11 @@ describe('directRequest', () => {
     expect(directRequest(request('tools/call', { name: 'bump', _meta: { idempotencyKey: 7 } }))).toBeUndefined();
   });
 
+  it('leaves a tools/call run as a task to the SDK path', () => {
+    expect(directRequest(request('tools/call', { name: 'job', task: { ttl: 60_000 } }))).toBeUndefined();
+    expect(directRequest(request('tools/call', { name: 'job', task: {} }))).toBeUndefined();
+  });
+
   it('takes resources/read with a string uri, and prompts/get with string arguments', () => {
     expect(directRequest(request('resources/read', { uri: 'docs://a' }))).toEqual({
       id: 1,

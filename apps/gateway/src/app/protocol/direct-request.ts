@@ -58,6 +58,8 @@ export function directRequest(body: unknown): DirectRequest | undefined {
       // A malformed key takes the SDK's path too (which answers it as the invalid argument it is).
       const key = meta?.[IDEMPOTENCY_META_KEY];
       if (typeof name !== 'string' || (key !== undefined && typeof key !== 'string')) return undefined;
+      // Run as a task: the SDK's path creates it (and checks its answer against the task request).
+      if (params['task'] !== undefined) return undefined;
       return { id, progressToken, traceId, method: 'tools/call', name, arguments: args, idempotencyKey: key };
     }
     case 'resources/read': {

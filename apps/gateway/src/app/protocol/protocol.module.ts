@@ -4,6 +4,7 @@ import { IdentityModule } from '../identity/identity.module';
 import { OperationsModule } from '../operations/operations.module';
 import { PolicyModule } from '../policy/policy.module';
 import { RoutingModule } from '../routing/routing.module';
+import { TasksModule } from '../tasks/tasks.module';
 import { ProtocolRouter } from './protocol.router';
 import { ClientRequests } from './session-2025/client-requests';
 import { EventLog } from './session-2025/event-log';
@@ -11,10 +12,11 @@ import { SdkServerFactory } from './session-2025/sdk-server.factory';
 import { Session2025Adapter } from './session-2025/session-2025.adapter';
 import { SessionRegistry } from './session-2025/session.registry';
 import { SessionStore } from './session-2025/session.store';
+import { TaskNotifications } from './session-2025/task-notifications';
 
 /** The protocol eras on the MCP endpoint; the only module that knows the MCP SDK's server side. */
 @Module({
-  imports: [CatalogModule, IdentityModule, OperationsModule, PolicyModule, RoutingModule],
+  imports: [CatalogModule, IdentityModule, OperationsModule, PolicyModule, RoutingModule, TasksModule],
   providers: [
     ProtocolRouter,
     Session2025Adapter,
@@ -23,6 +25,7 @@ import { SessionStore } from './session-2025/session.store';
     SdkServerFactory,
     ClientRequests,
     EventLog,
+    TaskNotifications,
   ],
   exports: [ProtocolRouter],
 })

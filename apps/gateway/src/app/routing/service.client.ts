@@ -52,6 +52,32 @@ export interface CallOptions {
   served?: { revision?: string; instance?: string };
 }
 
+/**
+ * The envelope of a call as a service receives it (without `events`, which the back channel sets): also the
+ * request of a task's work, which a service runs later.
+ */
+export function callRequestOf(
+  options: Omit<CallOptions, 'timeoutMs' | 'idempotent' | 'listener' | 'signal' | 'served'>,
+  id: string,
+  deadline: number,
+): CallRequest {
+  return {
+    id,
+    operation: options.operation,
+    name: options.name,
+    deadline,
+    ...(options.arguments ? { arguments: options.arguments } : {}),
+    ...(options.uri !== undefined ? { uri: options.uri } : {}),
+    ...(options.params ? { params: options.params } : {}),
+    ...(options.completion ? { completion: options.completion } : {}),
+    ...(options.sessionId ? { sessionId: options.sessionId } : {}),
+    ...(options.principal ? { principal: options.principal } : {}),
+    ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
+    ...(options.logLevel ? { logLevel: options.logLevel } : {}),
+    ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
+  };
+}
+
 /** Codes that say a service is in trouble; the circuit breaker counts them (not the domain errors). */
 const BREAKER_FAILURES = new Set(['TIMEOUT', 'INTERNAL', 'UNAVAILABLE']);
 
@@ -199,21 +225,7 @@ export class ServiceClient {
 
   /** One attempt on whichever replica NATS picks, through the service's bulkhead and circuit breaker. */
   private async attempt(options: CallOptions, deadline: number, listener: CallListener | undefined): Promise<unknown> {
-    const request: CallRequest = {
-      id: randomUUID(),
-      operation: options.operation,
-      name: options.name,
-      deadline,
-      ...(options.arguments ? { arguments: options.arguments } : {}),
-      ...(options.uri !== undefined ? { uri: options.uri } : {}),
-      ...(options.params ? { params: options.params } : {}),
-      ...(options.completion ? { completion: options.completion } : {}),
-      ...(options.sessionId ? { sessionId: options.sessionId } : {}),
-      ...(options.principal ? { principal: options.principal } : {}),
-      ...(options.progressToken !== undefined ? { progressToken: options.progressToken } : {}),
-      ...(options.logLevel ? { logLevel: options.logLevel } : {}),
-      ...(options.idempotencyKey ? { idempotencyKey: options.idempotencyKey } : {}),
-    };
+    const request = callRequestOf(options, randomUUID(), deadline);
     // Off the bus: give the connection a moment to come back (a cluster's client moves to another server in a
     // fraction of a second), then fail at once rather than wait for the deadline; the service is not to blame.
     const reconnectWaitMs = Math.min(BUS_RECONNECT_WAIT_MS, deadline - Date.now());

@@ -3,11 +3,15 @@ import { Server } from '@modelcontextprotocol/sdk/server/index.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
   CallToolRequestSchema,
+  CancelTaskRequestSchema,
   CompleteRequestSchema,
+  GetTaskPayloadRequestSchema,
+  GetTaskRequestSchema,
   GetPromptRequestSchema,
   ListPromptsRequestSchema,
   ListResourceTemplatesRequestSchema,
   ListResourcesRequestSchema,
+  ListTasksRequestSchema,
   ListToolsRequestSchema,
   ReadResourceRequestSchema,
   SetLevelRequestSchema,
@@ -22,6 +26,7 @@ import { Operations } from '../../operations/operations.service';
 import type { OperationContext } from '../../operations/operation';
 import { traceIdOf } from '../../operations/trace-context';
 import { RPC, RpcError } from '../../operations/rpc.error';
+import { TaskOperations } from '../../operations/tasks.operations';
 import { InsufficientScopeError } from '../../policy/policy.errors';
 import { IDEMPOTENCY_META_KEY } from '../../routing/idempotency-key';
 import { ClientRequests } from './client-requests';
@@ -42,6 +47,8 @@ const SERVER_CAPABILITIES = {
   prompts: { listChanged: true },
   logging: {},
   completions: {},
+  // MCP tasks: tools may be called as durable tasks (per tool, `execution.taskSupport` in tools/list).
+  tasks: { list: {}, cancel: {}, requests: { tools: { call: {} } } },
 };
 
 /**
@@ -62,6 +69,7 @@ export class SdkServerFactory {
 
   constructor(
     @Inject(Operations) private readonly operations: Operations,
+    @Inject(TaskOperations) private readonly tasks: TaskOperations,
     @Inject(SessionStore) private readonly sessions: SessionStore,
     @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
   ) {}
@@ -145,19 +153,38 @@ export class SdkServerFactory {
     );
 
     server.setRequestHandler(CallToolRequestSchema, async (request, extra) =>
-      guarded(extra, async () =>
-        this.operations.callTool(
-          {
-            kind: 'tools/call',
-            name: request.params.name,
-            arguments: request.params.arguments,
-            requestId: extra.requestId,
-            idempotencyKey: request.params._meta?.[IDEMPOTENCY_META_KEY],
-          },
-          await contextOf(extra, request.params._meta),
-        ),
+      guarded(extra, async () => {
+        const operation = {
+          kind: 'tools/call' as const,
+          name: request.params.name,
+          arguments: request.params.arguments,
+          requestId: extra.requestId,
+          idempotencyKey: request.params._meta?.[IDEMPOTENCY_META_KEY],
+        };
+        const context = await contextOf(extra, request.params._meta);
+        const task = request.params.task;
+        // A task is answered at once (CreateTaskResult); the SDK checks the answer's shape against `task`.
+        return task ? this.tasks.create({ ...operation, task }, context) : this.operations.callTool(operation, context);
+      }),
+    );
+
+    server.setRequestHandler(GetTaskRequestSchema, (request, extra) =>
+      this.tasks.get({ kind: 'tasks/get', taskId: request.params.taskId }, plain(extra)),
+    );
+    // Waits for the task to end: the client's cancellation (or going away) stops the wait.
+    server.setRequestHandler(GetTaskPayloadRequestSchema, (request, extra) =>
+      this.tasks.result(
+        { kind: 'tasks/result', taskId: request.params.taskId },
+        { ...plain(extra), signal: extra.signal },
       ),
     );
+    server.setRequestHandler(ListTasksRequestSchema, (request, extra) =>
+      this.tasks.list({ kind: 'tasks/list', cursor: request.params?.cursor }, plain(extra)),
+    );
+    server.setRequestHandler(CancelTaskRequestSchema, (request, extra) =>
+      this.tasks.cancel({ kind: 'tasks/cancel', taskId: request.params.taskId }, plain(extra)),
+    );
+
     server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) =>
       guarded(extra, async () =>
         this.operations.readResource(

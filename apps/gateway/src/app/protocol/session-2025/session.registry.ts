@@ -23,6 +23,12 @@ const ForwardedCancelSchema = z.object({
   from: z.string(),
 });
 
+/** A message for a session's GET stream, passed to every replica (the one holding the stream writes it). */
+const SessionNotifySchema = z.object({
+  sessionId: z.string(),
+  message: z.looseObject({ jsonrpc: z.literal('2.0'), method: z.string() }),
+});
+
 export interface LiveSession {
   id: string;
   server: Server;
@@ -99,6 +105,13 @@ export class SessionRegistry implements OnModuleInit, OnApplicationShutdown {
           this.cancelsForwarded.inc();
         }
       }),
+      this.nats.subscribe(this.subjects.sessionNotify, (msg) => {
+        const notify = SessionNotifySchema.safeParse(tryDecodeJson(msg.data));
+        if (!notify.success) return;
+        const session = this.live.get(notify.data.sessionId);
+        if (session?.transport.hasStream)
+          void session.transport.send(notify.data.message as JSONRPCMessage).catch(() => undefined);
+      }),
       this.nats.subscribe(this.subjects.resourceUpdated, (msg) => {
         const updated = ResourceUpdatedSchema.safeParse(tryDecodeJson(msg.data));
         if (updated.success) void this.resourceUpdated(updated.data.uri);
@@ -114,6 +127,15 @@ export class SessionRegistry implements OnModuleInit, OnApplicationShutdown {
     this.cancellations.cancel(sessionId, requestId, reason ?? 'cancelled by the client');
     if (this.nats.connection.isClosed()) return;
     this.nats.publishJson(this.subjects.clientCancelled, { sessionId, requestId, reason, from: this.bus.replica });
+  }
+
+  /**
+   * Sends a notification on the session's GET stream, on whichever replica holds it (none: it is dropped, as
+   * every message not tied to a request is when the client has no stream open).
+   */
+  notify(sessionId: string, message: JSONRPCMessage): void {
+    if (this.nats.connection.isClosed()) return;
+    this.nats.publishJson(this.subjects.sessionNotify, { sessionId, message });
   }
 
   /** Tells the sessions whose stream is on this replica and that subscribed to `uri`. */
