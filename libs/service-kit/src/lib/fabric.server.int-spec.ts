@@ -239,7 +239,7 @@ describe('FabricServer on NATS', () => {
     await client?.close();
   });
 
-  it('answers a tool call with { ok: true, result, revision }, the revision of its manifest', async () => {
+  it('answers a tool call with { ok: true, result, revision, instance }: its manifest revision and its instance id', async () => {
     const reply = await call('kit', toolCall('echo', { arguments: { text: 'hello fabric' } }));
     const announcement = await waitFor('an announcement', () =>
       announcements.find((candidate) => candidate.manifest.service === 'kit'),
@@ -249,6 +249,7 @@ describe('FabricServer on NATS', () => {
       ok: true,
       result: { content: [{ type: 'text', text: 'hello fabric' }] },
       revision: announcement.manifest.revision,
+      instance: announcement.instanceId,
     });
   });
 
@@ -380,6 +381,7 @@ describe('FabricServer on NATS', () => {
             ok: true,
             result: { content: [{ type: 'text', text: 'model: hi there; user: accept {"name":"Ada"}' }] },
             revision: expect.any(String),
+            instance: expect.any(String),
           },
         },
       ]);
