@@ -1,4 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
+import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parse } from 'yaml';
 import { Fabric } from './support/fabric';
@@ -32,15 +33,21 @@ const SCRAPE_LABELS = new Set(['job', 'instance', 'le']);
 
 // Every metric a shipped Grafana dashboard queries exists on the apps' /metrics, with the labels it groups
 // and filters by; and the Prometheus config scrapes the apps the dashboards name.
-describe('shipped dashboards', () => {
+describe('shipped dashboards and the metrics table', () => {
   let fabric: Fabric;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'fabric-metrics-'));
   const dir = path.join(ROOT, 'docker/grafana/dashboards');
   const dashboards: Dashboard[] = readdirSync(dir)
     .filter((file) => file.endsWith('.json'))
     .map((file) => JSON.parse(readFileSync(path.join(dir, file), 'utf8')));
 
   beforeAll(async () => {
-    fabric = await Fabric.start({ services: [{ app: 'testbed-service' }] });
+    fabric = await Fabric.start({
+      services: [
+        { app: 'testbed-service' },
+        { app: 'audit-service', env: { DATABASE_URL: `sqlite:${path.join(dataDir, 'audit.sqlite')}` } },
+      ],
+    });
     // One call of each kind, so that the labelled series the panels group by have samples.
     const { client } = await fabric.connect();
     await fabric.waitForTool(client, 'testbed_echo');
@@ -51,6 +58,7 @@ describe('shipped dashboards', () => {
 
   afterAll(async () => {
     await fabric?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
   });
 
   it('ships the fleet and the per-service dashboard, each panel with a query', () => {
@@ -101,6 +109,19 @@ describe('shipped dashboards', () => {
       expect(metrics.length + (expr.includes('up{') ? 1 : 0)).toBeGreaterThan(0);
     }
     expect(problems).toEqual([]);
+  });
+
+  it("documents in the README's metrics table exactly the fabric metrics the apps expose", async () => {
+    const exposed = new Set<string>();
+    for (const app of [...fabric.gateways, ...fabric.processes]) {
+      const text = await (await fetch(`${app.url}/metrics`)).text();
+      for (const [, name] of text.matchAll(/^# TYPE (fabric_\w+) /gm)) exposed.add(name);
+    }
+    const readme = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('## Metrics'), readme.indexOf('## Errors clients see'));
+    const documented = new Set([...section.matchAll(/^\| `(fabric_\w+)`/gm)].map((match) => match[1]));
+    expect([...exposed].filter((name) => !documented.has(name))).toEqual([]);
+    expect([...documented].filter((name) => !exposed.has(name))).toEqual([]);
   });
 
   it('has Prometheus scrape the gateway and the knowledge service, the jobs the dashboards select by', () => {

@@ -7,24 +7,45 @@ import {
   type DynamicModule,
   type OnApplicationShutdown,
 } from '@nestjs/common';
-import { ReadinessRegistry } from '@fabric/platform-observability';
+import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
 import { NatsClient, type NatsClientOptions } from './nats-client';
 
 const NATS_OPTIONS = Symbol('NATS_OPTIONS');
 
-/** Reports the connection in `/readyz`; closes it last, after every module that uses it has shut down. */
+/** How often the round trip to the NATS server is measured for `fabric_nats_rtt_seconds`. */
+const RTT_INTERVAL_MS = 5_000;
+
+/**
+ * Reports the connection in `/readyz` and its round trip in `/metrics`; closes it last, after every module
+ * that uses it has shut down.
+ */
 @Injectable()
 class NatsLifecycle implements OnApplicationShutdown {
+  private readonly rttTimer: NodeJS.Timeout;
+
   constructor(
     @Inject(NatsClient) private readonly client: NatsClient,
     @Inject(ReadinessRegistry) readiness: ReadinessRegistry,
+    @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
     readiness.register('nats', () => {
       if (!this.client.isConnected()) throw new Error('NATS is not connected');
     });
+    const rtt = metrics.gauge('fabric_nats_rtt_seconds', 'Round trip to the NATS server, measured every 5 s');
+    const measure = () => {
+      if (!this.client.isConnected()) return;
+      this.client.rtt().then(
+        (ms) => rtt.set(ms / 1_000),
+        () => undefined,
+      );
+    };
+    measure();
+    this.rttTimer = setInterval(measure, RTT_INTERVAL_MS);
+    this.rttTimer.unref();
   }
 
   async onApplicationShutdown(): Promise<void> {
+    clearInterval(this.rttTimer);
     await this.client.drain().catch(() => this.client.close());
   }
 }

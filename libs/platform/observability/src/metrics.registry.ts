@@ -32,8 +32,33 @@ export class MetricsRegistry implements OnModuleDestroy {
     return this.getOrCreate(name, () => new Counter({ name, help, labelNames, registers: [this.registry] }));
   }
 
-  gauge<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
-    return this.getOrCreate(name, () => new Gauge({ name, help, labelNames, registers: [this.registry] }));
+  /**
+   * A gauge; with `collect`, its value is set when `/metrics` is read (nothing to maintain on a hot path:
+   * `collect` reads the state and sets it on the gauge it is given).
+   */
+  gauge<L extends string>(
+    name: string,
+    help: string,
+    labelNames: readonly L[] = [],
+    collect?: (gauge: Gauge<L>) => void,
+  ): Gauge<L> {
+    return this.getOrCreate(
+      name,
+      () =>
+        new Gauge({
+          name,
+          help,
+          labelNames,
+          registers: [this.registry],
+          ...(collect
+            ? {
+                collect(this: Gauge<L>) {
+                  collect(this);
+                },
+              }
+            : {}),
+        }),
+    );
   }
 
   histogram<L extends string>(

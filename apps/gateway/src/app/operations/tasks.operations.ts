@@ -17,6 +17,7 @@ import {
   taskRecordKey,
   type TaskRecord,
 } from '@fabric/contracts';
+import { MetricsRegistry } from '@fabric/platform-observability';
 import { CatalogService } from '../catalog/catalog.service';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { PolicyPipeline } from '../policy/policy.pipeline';
@@ -100,6 +101,7 @@ function taskNotFound(): RpcError {
  */
 @Injectable()
 export class TaskOperations {
+  private readonly created;
   private readonly subjects;
 
   constructor(
@@ -109,16 +111,33 @@ export class TaskOperations {
     @Inject(PolicyPipeline) private readonly pipeline: PolicyPipeline,
     @Inject(TaskStore) private readonly store: TaskStore,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
+    this.created = metrics.counter('fabric_gateway_tasks_created_total', 'tools/call as a task, by tool and outcome', [
+      'tool',
+      'outcome',
+    ]);
   }
 
   /** tools/call with `task`: the task, once its record is written and its work queued. */
   async create(operation: TaskCall, context: OperationContext): Promise<CreateTaskResult> {
     const request: OperationRequest<TaskCall> = { operation, context, served: {} };
-    const result = await this.pipeline.run<unknown>(request, () => this.executeCreate(request));
-    if (typeof result === 'object' && result !== null && 'task' in result) return result as CreateTaskResult;
+    let result: unknown;
+    try {
+      result = await this.pipeline.run<unknown>(request, () => this.executeCreate(request));
+    } catch (error) {
+      // A name the catalog does not know is not a label value: a client could mint them without end.
+      const tool = this.catalog.snapshot.tool(operation.name) ? operation.name : '(unknown)';
+      this.created.inc({ tool, outcome: error instanceof RpcError ? 'refused' : 'error' });
+      throw error;
+    }
+    if (typeof result === 'object' && result !== null && 'task' in result) {
+      this.created.inc({ tool: operation.name, outcome: 'created' });
+      return result as CreateTaskResult;
+    }
     // A stage answered instead (a rate limit): its tool error becomes the refusal of the task.
+    this.created.inc({ tool: operation.name, outcome: 'refused' });
     const text = (result as CallToolResult).content?.find((block) => block.type === 'text')?.text;
     throw new RpcError(RPC.ServerError, text ?? 'The task was refused');
   }

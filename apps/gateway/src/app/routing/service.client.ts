@@ -149,6 +149,15 @@ export class ServiceClient {
       'service',
       'operation',
     ]);
+    metrics.gauge(
+      'fabric_gateway_service_in_flight',
+      "Calls this gateway has in flight at each service (its bulkhead's use)",
+      ['service'],
+      (gauge) => {
+        gauge.reset();
+        for (const [service, count] of this.inFlight) gauge.set({ service }, count);
+      },
+    );
     this.failures = metrics.counter('fabric_gateway_service_call_failures_total', 'Failed service calls by code', [
       'service',
       'operation',
