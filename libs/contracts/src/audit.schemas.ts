@@ -65,3 +65,10 @@ export const AuditEventSchema = z.object({
   traceId: z.string().optional(),
 });
 export type AuditEvent = z.infer<typeof AuditEventSchema>;
+
+/**
+ * What the gateway publishes on `auditEvents`: the events of a short interval in one message. Each event is
+ * read on its own (a malformed one is dropped alone), and stored once by its id.
+ */
+export const AuditBatchSchema = z.object({ events: z.array(z.unknown()).min(1) });
+export type AuditBatch = z.infer<typeof AuditBatchSchema>;

@@ -120,5 +120,6 @@ export {
   AUDITED_OPERATIONS,
   AuditedOperationSchema,
   AuditEventSchema,
+  AuditBatchSchema,
 } from './audit.schemas';
-export type { AuditEvent } from './audit.schemas';
+export type { AuditEvent, AuditBatch } from './audit.schemas';

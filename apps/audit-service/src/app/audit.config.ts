@@ -9,8 +9,8 @@ export const AUDIT_ENV = Symbol('AUDIT_ENV');
  * must match the gateways' (both open the stream; the last to start sets them).
  */
 export const auditEnvSchema = baseEnvSchema.extend({
-  /** Events stored per transaction at most. */
-  AUDIT_BATCH_SIZE: intEnv(500, 1, 5_000),
+  /** Gateway batches (messages of up to 500 events) stored per transaction at most. */
+  AUDIT_BATCH_SIZE: intEnv(20, 1, 1_000),
   /** An event taken but not acknowledged within this time (the replica died mid-batch) is delivered again. */
   AUDIT_ACK_WAIT_MS: intEnv(30_000, 1_000),
   /** Rows older than this many days are deleted (hourly, and at start). */

@@ -6,7 +6,7 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { setTimeout as delay } from 'node:timers/promises';
-import { AuditEventSchema, auditStorage, fabricSubjects } from '@fabric/contracts';
+import { AuditBatchSchema, AuditEventSchema, auditStorage, fabricSubjects } from '@fabric/contracts';
 import { NatsClient, tryDecodeJson, type DurableConsumer, type DurableMessage } from '@fabric/platform-nats';
 import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
 import type { AuditEventRecord } from './audit-event.entity';
@@ -20,7 +20,7 @@ const RETRY_DELAY_MS = 2_000;
 
 /**
  * Moves audit events from the stream into the table: a durable consumer that every replica shares, batches of
- * up to `AUDIT_BATCH_SIZE` written in one transaction, then acknowledged. Delivery is at least once (a replica
+ * up to `AUDIT_BATCH_SIZE` gateway batches written in one transaction, then acknowledged. Delivery is at least once (a replica
  * killed mid-batch leaves its events unacknowledged: they are delivered again after `AUDIT_ACK_WAIT_MS`); the
  * insert skips ids already stored, so each event is one row. A malformed event is logged, counted and dropped.
  */
@@ -93,14 +93,22 @@ export class AuditConsumer implements OnApplicationBootstrap, BeforeApplicationS
     const records: AuditEventRecord[] = [];
     const taken: DurableMessage[] = [];
     for (const message of batch) {
-      const parsed = AuditEventSchema.safeParse(tryDecodeJson(message.data));
-      if (!parsed.success || Number.isNaN(Date.parse(parsed.data.time))) {
-        this.malformed.inc();
-        this.log.warn({ seq: message.seq }, 'dropped a malformed audit event');
-        message.drop('malformed audit event');
+      // A message is a gateway's batch of events; each is checked on its own.
+      const events = AuditBatchSchema.safeParse(tryDecodeJson(message.data));
+      const valid = (events.success ? events.data.events : []).flatMap((raw) => {
+        const parsed = AuditEventSchema.safeParse(raw);
+        return parsed.success && !Number.isNaN(Date.parse(parsed.data.time)) ? [toRecord(parsed.data)] : [];
+      });
+      const bad = events.success ? events.data.events.length - valid.length : 1;
+      if (bad > 0) {
+        this.malformed.inc(bad);
+        this.log.warn({ seq: message.seq, malformed: bad }, 'dropped malformed audit events');
+      }
+      if (valid.length === 0) {
+        message.drop('no valid audit event');
         continue;
       }
-      records.push(toRecord(parsed.data));
+      records.push(...valid);
       taken.push(message);
     }
     try {

@@ -102,6 +102,8 @@ export const gatewayEnvSchema = baseEnvSchema
     AUDIT_ARGUMENTS: boolEnv(false),
     /** Audit events being published at once at most; beyond it events are dropped (and counted), never waited for. */
     AUDIT_BUFFER: intEnv(10_000, 1),
+    /** How long an audit event waits for others to share its batch (one JetStream write for many calls). */
+    AUDIT_FLUSH_MS: intEnv(50, 1),
     /** Oldest audit event the stream keeps (events the audit service has not stored yet are lost past it). */
     AUDIT_STREAM_MAX_AGE_MS: intEnv(AUDIT_STREAM_DEFAULTS.maxAgeMs, 60_000),
     /** Bytes the audit stream holds at most; when full, new events are refused and counted. */

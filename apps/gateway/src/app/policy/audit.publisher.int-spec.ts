@@ -1,5 +1,5 @@
 import { randomBytes, randomUUID } from 'node:crypto';
-import { AuditEventSchema, auditStorage, fabricSubjects, type AuditEvent } from '@fabric/contracts';
+import { AuditBatchSchema, AuditEventSchema, auditStorage, fabricSubjects, type AuditEvent } from '@fabric/contracts';
 import { loadConfig } from '@fabric/platform-config';
 import { NatsClient, decodeJson } from '@fabric/platform-nats';
 import { eventually } from '@fabric/platform-nats/testing';
@@ -56,34 +56,56 @@ describe('AuditPublisher (against the machine NATS)', () => {
     await nats.close();
   });
 
-  it('stores every recorded event in the audit stream, once per id, without the caller waiting', async () => {
-    const { publisher, metrics, stream, subject } = await publisherIn();
-    const events = Array.from({ length: 50 }, (_, n) => eventOf(n));
+  it('stores every recorded event in the audit stream, batched, without the caller waiting', async () => {
+    const { publisher, metrics, stream, subject } = await publisherIn({ AUDIT_FLUSH_MS: '60000' });
+    const events = Array.from({ length: 1_200 }, (_, n) => eventOf(n));
     for (const event of events) publisher.record(event);
-    // record() returned before any acknowledgement arrived.
-    expect(publisher.inFlight).toBe(50);
-    publisher.record(events[0]); // a repeat (a retried publish) is stored once
+    // record() returned before anything was acknowledged: two full batches went out, the rest waits its flush.
+    expect(publisher.inFlight).toBe(1_200);
     await publisher.beforeApplicationShutdown();
     expect(publisher.inFlight).toBe(0);
     const jsm = await nats.connection.jetstreamManager();
-    expect((await jsm.streams.info(stream)).state.messages).toBe(50);
-    const first = await jsm.streams.getMessage(stream, { seq: 1 });
-    expect(first.subject).toBe(subject);
-    expect(AuditEventSchema.parse(decodeJson(first.data))).toEqual(events[0]);
-    expect(await sample(metrics, 'fabric_audit_events_published_total')).toBe(51);
+    expect((await jsm.streams.info(stream)).state.messages).toBe(3);
+    const stored: AuditEvent[] = [];
+    for (let seq = 1; seq <= 3; seq++) {
+      const message = await jsm.streams.getMessage(stream, { seq });
+      expect(message.subject).toBe(subject);
+      for (const event of AuditBatchSchema.parse(decodeJson(message.data)).events)
+        stored.push(AuditEventSchema.parse(event));
+    }
+    expect(stored.map((event) => event.id)).toEqual(events.map((event) => event.id));
+    expect(stored[0]).toEqual(events[0]);
+    expect(await sample(metrics, 'fabric_audit_events_published_total')).toBe(1_200);
+  });
+
+  it('sends a lone event after AUDIT_FLUSH_MS', async () => {
+    const { publisher, metrics } = await publisherIn({ AUDIT_FLUSH_MS: '20' });
+    publisher.record(eventOf(1));
+    await eventually(
+      async () => (await sample(metrics, 'fabric_audit_events_published_total')) === 1,
+      5_000,
+      'the flushed event',
+    );
+    expect(publisher.inFlight).toBe(0);
   });
 
   it('counts, and never throws, the events a full stream refuses', async () => {
-    const { publisher, metrics, stream } = await publisherIn({ AUDIT_STREAM_MAX_MESSAGES: '10' });
-    for (let n = 0; n < 40; n++) expect(() => publisher.record(eventOf(n))).not.toThrow();
+    const { publisher, metrics, stream } = await publisherIn({ AUDIT_STREAM_MAX_MESSAGES: '1', AUDIT_FLUSH_MS: '5' });
+    expect(() => publisher.record(eventOf(0))).not.toThrow();
+    await eventually(
+      async () => (await sample(metrics, 'fabric_audit_events_published_total')) === 1,
+      5_000,
+      'the first batch',
+    );
+    for (let n = 1; n < 40; n++) expect(() => publisher.record(eventOf(n))).not.toThrow();
     await publisher.beforeApplicationShutdown();
     const stored = (await (await nats.connection.jetstreamManager()).streams.info(stream)).state.messages;
     const refused = await sample(metrics, 'fabric_audit_events_dropped_total{reason="stream_full"}');
-    expect([stored, refused]).toEqual([10, 30]);
+    expect([stored, refused]).toEqual([1, 39]);
   });
 
   it('drops and counts what exceeds the buffer instead of queueing it', async () => {
-    const { publisher, metrics } = await publisherIn({ AUDIT_BUFFER: '5' });
+    const { publisher, metrics } = await publisherIn({ AUDIT_BUFFER: '5', AUDIT_FLUSH_MS: '60000' });
     for (let n = 0; n < 12; n++) publisher.record(eventOf(n));
     expect(publisher.inFlight).toBe(5);
     expect(await sample(metrics, 'fabric_audit_events_dropped_total{reason="buffer_full"}')).toBe(7);
