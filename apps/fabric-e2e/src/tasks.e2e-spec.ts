@@ -190,11 +190,11 @@ describe('MCP tasks through two gateways and two testbed replicas', () => {
     });
   });
 
-  it('notifications/tasks/status and the progress of a task reach the session on whichever replica holds its GET stream', async () => {
+  it('notifications/tasks/status and the progress of a task reach the session, in order, on whichever replica holds its GET stream', async () => {
     const session = await RawSession.open(a);
     const stream = await McpExchange.open('GET', b, session.headers);
     expect(stream.status).toBe(200);
-    const taskId = await session.createJob(a, { steps: 2, ms: 50 }, { progressToken: 'job-progress' });
+    const taskId = await session.createJob(a, { steps: 5, ms: 30 }, { progressToken: 'job-progress' });
     const received: RpcMessage[] = [];
     await eventually(
       async () => {
@@ -211,8 +211,10 @@ describe('MCP tasks through two gateways and two testbed replicas', () => {
     const completed = received.find((message) => message.params?.['status'] === 'completed');
     expect(completed?.params).toMatchObject({ taskId, createdAt: expect.any(String), ttl: 120_000 });
     const progress = received.filter((message) => message.method === 'notifications/progress');
-    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.map((message) => message.params?.['progress'])).toEqual([1, 2, 3, 4, 5]);
     expect(progress[0].params).toMatchObject({ progressToken: 'job-progress', _meta: { [RELATED_TASK]: { taskId } } });
+    // The handler reported its last step before it ended: the status comes after it.
+    expect(received.indexOf(completed!)).toBeGreaterThan(received.indexOf(progress[4]));
   });
 
   it('another session cannot read, wait for, cancel or list a task', async () => {

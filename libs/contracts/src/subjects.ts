@@ -68,13 +68,11 @@ export function fabricSubjects(namespace = 'fabric') {
     taskWorkAll: `${root}.task.*.work`,
     /**
      * Events of one task (its progress and log messages, its status changes) for the client that created
-     * it; `recordKey` is the task's key in the task bucket. Gateways hear them in one queue group (one of
-     * them delivers each), whichever replica accepted the task.
+     * it; `recordKey` is the task's key in the task bucket. Every gateway hears them; the one holding the
+     * client's GET stream delivers them, in order, whichever replica accepted the task.
      */
     taskEvents: (recordKey: string) => `${root}.taskevents.${recordKey}`,
     taskEventsAll: `${root}.taskevents.>`,
-    /** Queue group of the gateways delivering task events. */
-    taskEventsQueue: `${namespace}.gateway.taskevents`,
     /** Audit events of the gateways (JetStream stream `auditStorage(namespace).stream`). */
     auditEvents: `${root}.audit.events`,
     /** Queue group shared by every replica of one service. */

@@ -107,10 +107,7 @@ export class SessionRegistry implements OnModuleInit, OnApplicationShutdown {
       }),
       this.nats.subscribe(this.subjects.sessionNotify, (msg) => {
         const notify = SessionNotifySchema.safeParse(tryDecodeJson(msg.data));
-        if (!notify.success) return;
-        const session = this.live.get(notify.data.sessionId);
-        if (session?.transport.hasStream)
-          void session.transport.send(notify.data.message as JSONRPCMessage).catch(() => undefined);
+        if (notify.success) this.notifyHere(notify.data.sessionId, notify.data.message as JSONRPCMessage);
       }),
       this.nats.subscribe(this.subjects.resourceUpdated, (msg) => {
         const updated = ResourceUpdatedSchema.safeParse(tryDecodeJson(msg.data));
@@ -136,6 +133,24 @@ export class SessionRegistry implements OnModuleInit, OnApplicationShutdown {
   notify(sessionId: string, message: JSONRPCMessage): void {
     if (this.nats.connection.isClosed()) return;
     this.nats.publishJson(this.subjects.sessionNotify, { sessionId, message });
+  }
+
+  /**
+   * Sends a notification on the session's GET stream if this replica holds it; false when it does not (another
+   * replica may, or none).
+   */
+  notifyHere(sessionId: string, message: JSONRPCMessage): boolean {
+    if (!this.holdsStream(sessionId)) return false;
+    void this.live
+      .get(sessionId)!
+      .transport.send(message)
+      .catch(() => undefined);
+    return true;
+  }
+
+  /** Whether this replica holds the session's GET stream now. */
+  holdsStream(sessionId: string): boolean {
+    return this.live.get(sessionId)?.transport.hasStream === true;
   }
 
   /** Tells the sessions whose stream is on this replica and that subscribed to `uri`. */

@@ -24,11 +24,13 @@ interface Target {
 const TARGETS_KEPT = 2_000;
 
 /**
- * The notifications of tasks for the 2025-11-25 sessions that created them: every gateway replica hears the
- * tasks' events in one queue group (one of them handles each, whichever accepted the task), finds the task's
- * session and progress token in its record, and sends the notification to the session's GET stream, on
- * whichever replica holds it. Progress → `notifications/progress` with the creating request's token; logs →
- * `notifications/message` at the session's current log level; status changes → `notifications/tasks/status`.
+ * The notifications of tasks for the 2025-11-25 sessions that created them. Every gateway replica hears every
+ * task event (the worker publishes them on one connection, so they arrive in order) and handles the events of
+ * one task one after the other; the replica that holds the task's session's GET stream sends them there, the
+ * others drop them. So a task's progress, logs and status reach the client in the order the handler made them,
+ * whichever replica accepted the task. Progress → `notifications/progress` with the creating request's token;
+ * logs → `notifications/message` at the session's current log level; status changes →
+ * `notifications/tasks/status`. The task's session and token come from its record, read once per task.
  */
 @Injectable()
 export class TaskNotifications implements OnApplicationBootstrap, OnApplicationShutdown {
@@ -37,6 +39,8 @@ export class TaskNotifications implements OnApplicationBootstrap, OnApplicationS
   private readonly prefix: string;
   /** Least recently used first. */
   private readonly targets = new Map<string, Target | null>();
+  /** The event being handled per task: the next one of the same task waits for it. */
+  private readonly handling = new Map<string, Promise<void>>();
   private subscription?: Subscription;
 
   constructor(
@@ -51,36 +55,44 @@ export class TaskNotifications implements OnApplicationBootstrap, OnApplicationS
   }
 
   onApplicationBootstrap(): void {
-    this.subscription = this.nats.subscribe(
-      this.subjects.taskEventsAll,
-      (msg) => this.onEvent(msg).catch((error: unknown) => this.log.debug({ err: error }, 'task event not delivered')),
-      { queue: this.subjects.taskEventsQueue },
-    );
+    this.subscription = this.nats.subscribe(this.subjects.taskEventsAll, (msg) => this.inOrder(msg));
   }
 
   onApplicationShutdown(): void {
     this.subscription?.unsubscribe();
   }
 
-  private async onEvent(msg: Msg): Promise<void> {
+  private inOrder(msg: Msg): void {
     if (!msg.subject.startsWith(this.prefix)) return;
     const key = msg.subject.slice(this.prefix.length);
+    const previous = this.handling.get(key) ?? Promise.resolve();
+    const current = previous
+      .then(() => this.onEvent(key, msg))
+      .catch((error: unknown) => this.log.debug({ err: error }, 'task event not delivered'))
+      .finally(() => {
+        if (this.handling.get(key) === current) this.handling.delete(key);
+      });
+    this.handling.set(key, current);
+  }
+
+  private async onEvent(key: string, msg: Msg): Promise<void> {
     const data = tryDecodeJson(msg.data);
+    const target = await this.targetOf(key);
+    // Only the replica holding the session's GET stream sends; the others need read nothing more.
+    if (!target || !this.registry.holdsStream(target.sessionId)) return;
     const status = TaskStatusEventSchema.safeParse(data);
     if (status.success) return this.statusChanged(key);
     const event = CallEventSchema.safeParse(data);
     if (!event.success) return;
-    const target = await this.targetOf(key);
-    if (!target) return;
     const message = await this.messageOf(target, event.data);
-    if (message) this.registry.notify(target.sessionId, message);
+    if (message) this.registry.notifyHere(target.sessionId, message);
   }
 
   /** The task as it is now (the record may have moved on since the event: the client gets the newest). */
   private async statusChanged(key: string): Promise<void> {
     const stored = await this.tasks.get(key);
     if (!stored?.record.sessionId) return;
-    this.registry.notify(stored.record.sessionId, {
+    this.registry.notifyHere(stored.record.sessionId, {
       jsonrpc: '2.0',
       method: 'notifications/tasks/status',
       params: toTask(stored.record),
