@@ -117,25 +117,28 @@ describe('traces across the bus (OpenTelemetry)', () => {
       arguments: { key },
       _meta: { traceparent: miss.traceparent },
     });
-    const spans = await eventually(
+    // The gateway and the service export on their own schedules: wait for both (the operation span ends last).
+    const { spans, operation, lookup, nats } = await eventually(
       () => {
         const found = receiver.trace(miss.traceId);
-        return found.some((span) => span.service === 'testbed-service') ? found : undefined;
+        const operation = found.find((span) => span.kind === SPAN_KIND.server && span.service === 'gateway');
+        const lookup = found.find((span) => span.name === 'cache testbed');
+        const nats = found.find((span) => span.kind === SPAN_KIND.client && span.name.startsWith('nats '));
+        const handler = found.some((span) => span.service === 'testbed-service');
+        return operation && lookup && nats && handler ? { spans: found, operation, lookup, nats } : undefined;
       },
       15_000,
       'the spans of the cache miss',
     );
-    const operation = spans.find((span) => span.kind === SPAN_KIND.server && span.service === 'gateway')!;
-    const lookup = spans.find((span) => span.name === 'cache testbed')!;
     expect(lookup.parentSpanId).toBe(operation.spanId);
     expect(lookup.attributes['fabric.cache.hit']).toBe(false);
+    // Redis round trips end before the lookup that made them: exported with it or before.
     const redis = spans.filter((span) => span.name.startsWith('redis '));
     expect(redis.length).toBeGreaterThan(0);
     for (const span of redis) {
       expect(span.parentSpanId).toBe(lookup.spanId);
       expect(span.attributes['db.system.name']).toBe('redis');
     }
-    const nats = spans.find((span) => span.kind === SPAN_KIND.client && span.name.startsWith('nats '))!;
     expect(nats.parentSpanId).toBe(lookup.spanId);
 
     const hit = clientTrace();
@@ -167,6 +170,38 @@ describe('traces across the bus (OpenTelemetry)', () => {
     expect(operation.parentSpanId).toBe(trace.spanId);
     expect(nats.parentSpanId).toBe(operation.spanId);
     expect(handler.parentSpanId).toBe(nats.spanId);
+  });
+
+  it("continues the trace of a task-augmented call in the run of the task's worker", async () => {
+    const url = fabric.mcpUrl;
+    const session = await openSession(url);
+    const trace = clientTrace();
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 5,
+      method: 'tools/call',
+      params: {
+        name: 'testbed_long_job',
+        arguments: { steps: 1, ms: 0 },
+        task: { ttl: 60_000 },
+        _meta: { traceparent: trace.traceparent },
+      },
+    });
+    expect((await postRaw(url, body, { 'mcp-session-id': session })).status).toBe(200);
+    const { operation, run } = await eventually(
+      () => {
+        const spans = receiver.trace(trace.traceId);
+        const operation = spans.find((span) => span.service === 'gateway' && span.kind === SPAN_KIND.server);
+        const run = spans.find((span) => span.service === 'testbed-service' && span.name === 'tools.call long_job');
+        return operation && run ? { operation, run } : undefined;
+      },
+      15_000,
+      'the spans of the task',
+    );
+    expect(operation.parentSpanId).toBe(trace.spanId);
+    expect(operation.name).toBe('tools/call testbed_long_job');
+    expect(run.parentSpanId).toBe(operation.spanId);
+    expect(run.attributes['fabric.task.attempt']).toBe(1);
   });
 
   it('starts a trace of its own for a request that carries none, and names it in the access line', async () => {
