@@ -1,3 +1,12 @@
+import {
+  SpanKind,
+  activeContext,
+  endSpan,
+  runWithin,
+  startSpan,
+  tracingEnabled,
+  withSpan,
+} from '@fabric/platform-observability';
 import type { Cache } from './cache';
 import type { EntryPolicy } from './cache.types';
 import { keyTag } from './local.level';
@@ -41,7 +50,36 @@ export class CacheSpaceImpl implements CacheSpace {
     readonly name: string,
   ) {}
 
-  async getOrSet<T>(key: string, load: () => Promise<T>, policy: EntryPolicy<T>): Promise<T> {
+  getOrSet<T>(key: string, load: () => Promise<T>, policy: EntryPolicy<T>): Promise<T> {
+    return tracingEnabled() ? this.tracedLookup(key, load, policy) : this.lookup(key, load, policy);
+  }
+
+  /** The lookup in an INTERNAL span, active while it runs: its Redis round trips and its load are children. */
+  private tracedLookup<T>(key: string, load: () => Promise<T>, policy: EntryPolicy<T>): Promise<T> {
+    const parent = activeContext();
+    const span = startSpan(`cache ${this.name}`, SpanKind.INTERNAL, parent, {
+      'fabric.cache.space': this.name,
+      'fabric.cache.name': policy.name ?? 'default',
+    });
+    let loaded = false;
+    const loadTraced = () => {
+      loaded = true;
+      return load();
+    };
+    return runWithin(withSpan(parent, span), () => this.lookup(key, loadTraced, policy)).then(
+      (value) => {
+        span.setAttribute('fabric.cache.hit', !loaded);
+        endSpan(span);
+        return value;
+      },
+      (error: unknown) => {
+        endSpan(span, error);
+        throw error;
+      },
+    );
+  }
+
+  private async lookup<T>(key: string, load: () => Promise<T>, policy: EntryPolicy<T>): Promise<T> {
     const name = policy.name ?? 'default';
     const local = this.cache.local;
     if (this.cache.localUsable()) {

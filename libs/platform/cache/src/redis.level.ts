@@ -1,4 +1,5 @@
 import Redis from 'ioredis';
+import { SpanKind, traced, tracingEnabled } from '@fabric/platform-observability';
 import { redactUrl } from './cache.config';
 import type { CacheMetrics } from './cache.metrics';
 import { logInfo, type CacheLogger } from './cache.types';
@@ -199,7 +200,13 @@ export class RedisLevel {
     if (this.closed || this.redis.status !== 'ready' || this.options.now() < this.skipUntil) {
       throw new RedisUnavailableError(operation);
     }
-    return this.guarded(operation, step);
+    if (!tracingEnabled()) return this.guarded(operation, step);
+    return traced(
+      `redis ${operation}`,
+      SpanKind.CLIENT,
+      { 'db.system.name': 'redis', 'db.operation.name': operation },
+      () => this.guarded(operation, step),
+    );
   }
 
   private async guarded<T>(operation: string, step: () => Promise<T>): Promise<T> {

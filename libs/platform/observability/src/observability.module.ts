@@ -1,4 +1,4 @@
-import { Global, Module, RequestMethod, type DynamicModule } from '@nestjs/common';
+import { Global, Module, RequestMethod, type DynamicModule, type OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { LoggerModule } from 'nestjs-pino';
 import { pino } from 'pino';
@@ -9,6 +9,16 @@ import { HealthController } from './health.controller';
 import { DRAIN_OPTIONS, HttpDrain } from './http.drain';
 import { MetricsRegistry } from './metrics.registry';
 import { ReadinessRegistry } from './readiness.registry';
+import { startTracing, type TracingHandle } from './tracing';
+
+/** Flushes the spans still buffered once the app has stopped (its modules drained what they held). */
+class TracingShutdown implements OnApplicationShutdown {
+  constructor(private readonly tracing: TracingHandle) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.tracing.shutdown().catch(() => undefined);
+  }
+}
 
 export interface ObservabilityOptions {
   /** App name, set on every log line. */
@@ -20,7 +30,10 @@ export interface ObservabilityOptions {
   drainDelayMs?: number;
 }
 
-/** Structured JSON logs (pino, one request id per HTTP request), Prometheus metrics, health endpoints and HTTP draining. */
+/**
+ * Structured JSON logs (pino, one request id per HTTP request), Prometheus metrics, health endpoints, HTTP
+ * draining, and OpenTelemetry tracing when `OTEL_EXPORTER_OTLP_ENDPOINT` is set (see `startTracing`).
+ */
 @Global()
 @Module({})
 export class ObservabilityModule {
@@ -38,6 +51,7 @@ export class ObservabilityModule {
       destination,
     );
     const access = new AccessLog(logger, destination);
+    const tracing = startTracing(options.app);
     process.once('exit', () => {
       try {
         access.flush();
@@ -71,6 +85,7 @@ export class ObservabilityModule {
         ReadinessRegistry,
         { provide: AccessLog, useValue: access },
         HttpDrain,
+        { provide: TracingShutdown, useValue: new TracingShutdown(tracing) },
         { provide: DRAIN_OPTIONS, useValue: { graceMs: options.shutdownGraceMs, delayMs: options.drainDelayMs } },
       ],
       exports: [MetricsRegistry, ReadinessRegistry, HttpDrain, AccessLog],

@@ -16,8 +16,17 @@ import {
   type CallRequest,
   type FabricSubjects,
 } from '@fabric/contracts';
-import { NatsClient, decodeJson, encodeJson, tryDecodeJson, type Msg, type Subscription } from '@fabric/platform-nats';
-import { MetricsRegistry, ReadinessRegistry } from '@fabric/platform-observability';
+import {
+  NatsClient,
+  decodeJson,
+  encodeJson,
+  headerOf,
+  tryDecodeJson,
+  type Msg,
+  type Subscription,
+} from '@fabric/platform-nats';
+import { MetricsRegistry, ReadinessRegistry, tracingEnabled, type Span } from '@fabric/platform-observability';
+import { endCallSpan, runInCallSpan } from './call.span';
 import { CallChannel, callContext } from './call.channel';
 import { CallDedup } from './call.dedup';
 import { dispatchCall } from './call.dispatcher';
@@ -230,9 +239,23 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
         (result): CallReply => ({ ok: true, result, revision, instance }),
         failed,
       );
-    const finished = Promise.race([this.dedup.run(request, execute), aborted])
+    // With tracing on, the call runs in a SERVER span continuing the trace its NATS headers carry.
+    let span: Span | undefined;
+    let running: Promise<CallReply>;
+    if (tracingEnabled()) {
+      ({ span, result: running } = runInCallSpan(
+        request,
+        instance,
+        (name) => headerOf(msg, name),
+        () => this.dedup.run(request, execute),
+      ));
+    } else {
+      running = this.dedup.run(request, execute);
+    }
+    const finished = Promise.race([running, aborted])
       .catch(failed)
       .then((reply) => {
+        if (span) endCallSpan(span, reply);
         channel.close();
         clearTimeout(timer);
         stopTimer();

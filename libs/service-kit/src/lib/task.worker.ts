@@ -28,11 +28,13 @@ import {
   type DurableMessage,
   type KvBucket,
 } from '@fabric/platform-nats';
-import { MetricsRegistry } from '@fabric/platform-observability';
+import { MetricsRegistry, tracingEnabled, type Span } from '@fabric/platform-observability';
 import { CallChannel, callContext } from './call.channel';
+import { endCallSpan, runInCallSpan } from './call.span';
 import { dispatchCall } from './call.dispatcher';
 import { HandlerRegistry } from './handler.registry';
 import { InFlightWork } from './in-flight';
+import { INSTANCE_ID } from './instance-id';
 import { SERVICE_ENV, type ServiceEnv } from './kit.config';
 import { ServiceCache } from './service.cache';
 import { toWireError } from './wire-error';
@@ -87,6 +89,7 @@ export class TaskWorker {
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
     @Inject(ServiceCache) private readonly cache: ServiceCache,
     @Inject(InFlightWork) private readonly inFlight: InFlightWork,
+    @Inject(INSTANCE_ID) private readonly instanceId: string,
   ) {
     this.subjects = fabricSubjects(env.FABRIC_NAMESPACE);
     this.storage = taskStorage(env.FABRIC_NAMESPACE);
@@ -260,7 +263,24 @@ export class TaskWorker {
         this.tasks.inc({ name: request.name, outcome: 'skipped' });
         return;
       }
-      const outcome = await this.execute(work, controller, started.record.attempt);
+      const attempt = started.record.attempt;
+      // With tracing on, the run is a span continuing the trace of the operation that queued the task.
+      let span: Span | undefined;
+      let running: Promise<RunOutcome>;
+      if (tracingEnabled()) {
+        ({ span, result: running } = runInCallSpan(
+          request,
+          this.instanceId,
+          (name) => message.header(name),
+          () => this.execute(work, controller, attempt),
+          { 'fabric.task.attempt': attempt },
+        ));
+      } else {
+        running = this.execute(work, controller, attempt);
+      }
+      const outcome = await running;
+      if (span)
+        endCallSpan(span, outcome.kind === 'error' ? { ok: false, error: outcome.error } : { ok: true, result: null });
       await this.finish(work, started, outcome, message);
     } finally {
       clearInterval(heartbeat);

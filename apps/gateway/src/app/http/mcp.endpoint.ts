@@ -6,6 +6,7 @@ import { AccessLog } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { Authenticator } from '../identity/authenticator';
 import { RPC } from '../operations/rpc.error';
+import { traceIdOf } from '../operations/trace-context';
 import type { AccessNote } from '../protocol/protocol.adapter';
 import { ProtocolRouter } from '../protocol/protocol.router';
 import { checkAccept, checkJsonContentType, checkOriginAndHost, readBody } from './http-checks';
@@ -120,6 +121,8 @@ export class McpEndpoint implements OnApplicationBootstrap {
         status: res.writableFinished ? res.statusCode : 499,
         ms: Math.round((performance.now() - started) * 100) / 100,
         session: note.session?.slice(0, SESSION_PREFIX),
+        // The operation's trace, else the one the HTTP request names (so that it shows with tracing off too).
+        trace: note.trace ?? traceIdOf(req.headers.traceparent),
       });
     });
   }

@@ -11,8 +11,14 @@ export interface OperationContext {
   signal?: AbortSignal;
   /** Reaches the client while the operation runs; without it the operation cannot talk back. */
   channel?: ClientChannel;
-  /** W3C trace id of the request (from `_meta.traceparent`), when it carried one: the audit trail records it. */
+  /**
+   * W3C trace id of the request (from `_meta.traceparent`, else the HTTP `traceparent` header; with tracing on,
+   * the trace the gateway's span started when it carried none): the audit trail records it.
+   */
   traceId?: string;
+  /** The W3C `traceparent` (and `tracestate`) the request continues, as it carried them (well formed). */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /** The requests the operations answer, whatever the protocol era that carried them. */

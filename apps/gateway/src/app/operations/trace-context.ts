@@ -8,3 +8,26 @@ export function traceIdOf(traceparent: unknown): string | undefined {
   if (!match || match[1] === 'ff' || match[2] === '00000000000000000000000000000000') return undefined;
   return match[2];
 }
+
+/**
+ * Where a request's W3C trace context is read: its `_meta` (MCP) or its HTTP headers, both holding
+ * `traceparent` and maybe `tracestate`.
+ */
+export interface TraceCarrier {
+  readonly traceparent?: unknown;
+  readonly tracestate?: unknown;
+  readonly [other: string]: unknown;
+}
+
+/**
+ * The carrier of the trace a request continues: its `_meta` when that names one, else its HTTP headers when
+ * they do, else undefined. The object itself, not a copy (this runs for every call).
+ */
+export function traceCarrierOf(
+  meta: TraceCarrier | undefined,
+  headers: TraceCarrier | undefined,
+): TraceCarrier | undefined {
+  if (meta !== undefined && traceIdOf(meta.traceparent) !== undefined) return meta;
+  if (headers !== undefined && traceIdOf(headers.traceparent) !== undefined) return headers;
+  return undefined;
+}

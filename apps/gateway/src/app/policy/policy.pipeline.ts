@@ -1,5 +1,7 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
+import { tracingEnabled } from '@fabric/platform-observability';
 import type { OperationRequest } from '../operations/operation';
+import { traceOperation } from '../operations/operation.span';
 import { POLICY_STAGES, type PolicyStage } from './policy.stage';
 
 /**
@@ -23,6 +25,12 @@ export class PolicyPipeline {
 
   /** Runs `request` through every stage, then `execute` (unless a stage answered or refused it). */
   run<T>(request: OperationRequest, execute: () => Promise<T>): Promise<T> {
+    // Every operation passes here once: with tracing on, this is where its span starts.
+    if (tracingEnabled()) return traceOperation(request, () => this.runStages(request, execute));
+    return this.runStages(request, execute);
+  }
+
+  private runStages<T>(request: OperationRequest, execute: () => Promise<T>): Promise<T> {
     if (this.stages.length === 0) return execute();
     const step = (index: number): Promise<unknown> =>
       index === this.stages.length ? execute() : this.stages[index].handle(request, () => step(index + 1));

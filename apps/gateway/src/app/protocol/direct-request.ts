@@ -1,12 +1,12 @@
 import type { RequestId } from '@modelcontextprotocol/sdk/types.js';
-import { traceIdOf } from '../operations/trace-context';
+import { traceCarrierOf, type TraceCarrier } from '../operations/trace-context';
 import { IDEMPOTENCY_META_KEY } from '../routing/idempotency-key';
 
 interface DirectBase {
   id: RequestId;
   progressToken?: string | number;
-  /** W3C trace id from `_meta.traceparent`, when present and well formed. */
-  traceId?: string;
+  /** The request's `_meta` when it names a W3C trace (`traceparent`, well formed). */
+  trace?: TraceCarrier;
 }
 
 /** A request the gateway answers itself, without the session's SDK server: the calls routed to services. */
@@ -48,7 +48,7 @@ export function directRequest(body: unknown): DirectRequest | undefined {
   if (progressToken !== undefined && typeof progressToken !== 'string' && typeof progressToken !== 'number')
     return undefined;
   const id = body['id'];
-  const traceId = meta === undefined ? undefined : traceIdOf(meta['traceparent']);
+  const trace = meta === undefined ? undefined : traceCarrierOf(meta, undefined);
   const name = params['name'];
   const args = params['arguments'];
   if (args !== undefined && !isObject(args)) return undefined;
@@ -60,15 +60,15 @@ export function directRequest(body: unknown): DirectRequest | undefined {
       if (typeof name !== 'string' || (key !== undefined && typeof key !== 'string')) return undefined;
       // Run as a task: the SDK's path creates it (and checks its answer against the task request).
       if (params['task'] !== undefined) return undefined;
-      return { id, progressToken, traceId, method: 'tools/call', name, arguments: args, idempotencyKey: key };
+      return { id, progressToken, trace, method: 'tools/call', name, arguments: args, idempotencyKey: key };
     }
     case 'resources/read': {
       const uri = params['uri'];
-      return typeof uri === 'string' ? { id, progressToken, traceId, method: 'resources/read', uri } : undefined;
+      return typeof uri === 'string' ? { id, progressToken, trace, method: 'resources/read', uri } : undefined;
     }
     case 'prompts/get':
       return typeof name === 'string' && (args === undefined || isStringRecord(args))
-        ? { id, progressToken, traceId, method: 'prompts/get', name, arguments: args }
+        ? { id, progressToken, trace, method: 'prompts/get', name, arguments: args }
         : undefined;
     default:
       return undefined;

@@ -9,6 +9,8 @@ export interface AccessNote {
   target?: string;
   /** The session the request belongs to. */
   session?: string;
+  /** The W3C trace id of the operation, when it has one (else the endpoint reads the HTTP `traceparent`). */
+  trace?: string;
 }
 
 /** What the HTTP layer established about one request. */

@@ -17,7 +17,17 @@ import {
   type Principal,
 } from '@fabric/contracts';
 import { NatsClient, NoRespondersError, RequestTimeoutError, decodeJson, encodeJson } from '@fabric/platform-nats';
-import { MetricsRegistry } from '@fabric/platform-observability';
+import {
+  MetricsRegistry,
+  SpanKind,
+  activeContext,
+  endSpan,
+  injectHeaders,
+  startSpan,
+  tracingEnabled,
+  withSpan,
+  type Span,
+} from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { CallEventBus, increasingProgress, type CallListener } from './call-events';
 import { LostCallDetector, LostCallError } from './lost-call.detector';
@@ -183,7 +193,7 @@ export class ServiceClient {
     try {
       for (let attempt = 0; ; attempt++) {
         try {
-          return await this.attempt(options, deadline, listener);
+          return await this.attempt(options, deadline, listener, attempt);
         } catch (error) {
           const failure = error as FabricError;
           const reason = this.retryReason(failure, options, attempt, deadline);
@@ -233,7 +243,12 @@ export class ServiceClient {
   }
 
   /** One attempt on whichever replica NATS picks, through the service's bulkhead and circuit breaker. */
-  private async attempt(options: CallOptions, deadline: number, listener: CallListener | undefined): Promise<unknown> {
+  private async attempt(
+    options: CallOptions,
+    deadline: number,
+    listener: CallListener | undefined,
+    attempt: number,
+  ): Promise<unknown> {
     const request = callRequestOf(options, randomUUID(), deadline);
     // Off the bus: give the connection a moment to come back (a cluster's client moves to another server in a
     // fraction of a second), then fail at once rather than wait for the deadline; the service is not to blame.
@@ -253,7 +268,7 @@ export class ServiceClient {
     if (back) request.events = back.subject;
     try {
       const result = await this.breaker(options.service).fire(() =>
-        this.send(options, request).catch((error: unknown) => {
+        this.send(options, request, attempt).catch((error: unknown) => {
           throw this.toFabricError(error, options);
         }),
       );
@@ -281,7 +296,7 @@ export class ServiceClient {
     }
   }
 
-  private async send(options: CallOptions, request: CallRequest): Promise<unknown> {
+  private async send(options: CallOptions, request: CallRequest, attempt: number): Promise<unknown> {
     const subject = this.subjects.request(options.service, options.operation);
     // The service replies TIMEOUT at the deadline itself; the grace lets that reply win over our own timer.
     const timeoutMs = request.deadline - Date.now() + this.env.DEADLINE_GRACE_MS;
@@ -290,9 +305,25 @@ export class ServiceClient {
     if (signal?.aborted) throw signal.reason;
     let unwatch: (() => void) | undefined;
     let onAbort: (() => void) | undefined;
+    // With tracing on, each attempt is a CLIENT span whose context travels in the request's NATS headers.
+    let span: Span | undefined;
+    let headers: Record<string, string> | undefined;
+    if (tracingEnabled()) {
+      const parent = activeContext();
+      span = startSpan(`nats ${options.service}.${options.operation}`, SpanKind.CLIENT, parent, {
+        'messaging.system': 'nats',
+        'messaging.operation.type': 'send',
+        'messaging.destination.name': subject,
+        'fabric.service': options.service,
+        'fabric.operation': options.operation,
+        'fabric.name': options.name,
+        'fabric.attempt': attempt,
+      });
+      headers = injectHeaders(withSpan(parent, span), {});
+    }
     try {
       const msg = await new Promise<Awaited<ReturnType<NatsClient['request']>>>((resolve, reject) => {
-        this.nats.request(subject, encodeJson(request), { timeoutMs }).then(resolve, reject);
+        this.nats.request(subject, encodeJson(request), { timeoutMs, headers }).then(resolve, reject);
         unwatch = this.lostCalls.watch(options.service, request.id, reject);
         if (signal) {
           if (signal.aborted) reject(signal.reason);
@@ -307,12 +338,20 @@ export class ServiceClient {
           options.served.revision = typeof reply.revision === 'string' ? reply.revision : undefined;
           options.served.instance = typeof reply.instance === 'string' ? reply.instance : undefined;
         }
+        if (span) {
+          if (typeof reply.instance === 'string') span.setAttribute('fabric.service.instance', reply.instance);
+          endSpan(span);
+        }
         return reply.result;
       }
       const parsed = CallReplySchema.safeParse(reply);
       if (!parsed.success) throw new InternalError(`Malformed reply from service ${options.service}`);
       if (!parsed.data.ok) throw FabricError.fromWire(parsed.data.error);
+      if (span) endSpan(span);
       return parsed.data.result;
+    } catch (error) {
+      if (span) endSpan(span, this.toFabricError(error, options));
+      throw error;
     } finally {
       unwatch?.();
       if (onAbort) signal?.removeEventListener('abort', onAbort);

@@ -17,7 +17,7 @@ import {
   type KvBucket,
   type KvWatch,
 } from '@fabric/platform-nats';
-import { ReadinessRegistry } from '@fabric/platform-observability';
+import { ReadinessRegistry, activeContext, injectHeaders, tracingEnabled } from '@fabric/platform-observability';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 
 /** A task record as stored, with the revision its compare-and-set writes are made against. */
@@ -138,7 +138,9 @@ export class TaskStore implements OnApplicationBootstrap, OnApplicationShutdown 
   /** Puts a task's work on its service's work queue (stored once per task id, however often it is sent). */
   async enqueue(service: string, work: TaskWork): Promise<void> {
     if (!this.work) throw new Error('task store used before start-up');
-    await this.work.publish(this.subjects.taskWork(service), encodeJson(work), { msgId: work.request.id });
+    // With tracing on, the worker's span continues the trace of the operation that queued it.
+    const headers = tracingEnabled() ? injectHeaders(activeContext(), {}) : undefined;
+    await this.work.publish(this.subjects.taskWork(service), encodeJson(work), { msgId: work.request.id, headers });
   }
 
   /** Tells every replica of `service` to stop the task's handler, wherever it runs. */

@@ -24,7 +24,7 @@ import {
 import type { LogLevel, Principal } from '@fabric/contracts';
 import { Operations } from '../../operations/operations.service';
 import type { OperationContext } from '../../operations/operation';
-import { traceIdOf } from '../../operations/trace-context';
+import { traceCarrierOf, type TraceCarrier } from '../../operations/trace-context';
 import { RPC, RpcError } from '../../operations/rpc.error';
 import { TaskOperations } from '../../operations/tasks.operations';
 import { InsufficientScopeError } from '../../policy/policy.errors';
@@ -74,7 +74,10 @@ export class SdkServerFactory {
     @Inject(ClientRequests) private readonly clientRequests: ClientRequests,
   ) {}
 
-  /** The operation context of a request in `sessionId`: its messages go on `emit` (the request's stream). */
+  /**
+   * The operation context of a request in `sessionId`: its messages go on `emit` (the request's stream); it
+   * continues the trace `trace` names (see `traceCarrierOf`).
+   */
   contextOf(
     sessionId: string,
     principal: Principal | undefined,
@@ -82,16 +85,21 @@ export class SdkServerFactory {
     progressToken: string | number | undefined,
     abort: SignalSource,
     emit: Emit,
-    traceId?: string,
+    trace?: TraceCarrier,
   ): OperationContext {
     const { sessions, clientRequests } = this;
     let channel: SessionChannel | undefined;
+    // Checked well formed by `traceCarrierOf`: the trace id is its second field.
+    const traceparent = trace?.traceparent as string | undefined;
+    const tracestate = typeof trace?.tracestate === 'string' ? trace.tracestate : undefined;
     // The signal and the channel are made only when something uses them (a call sent to a service): a call
     // answered from the cache never does.
     return {
       sessionId,
       principal,
-      traceId,
+      traceId: traceparent?.slice(3, 35),
+      traceparent,
+      tracestate,
       get signal() {
         return abort.signal;
       },
@@ -107,7 +115,7 @@ export class SdkServerFactory {
     // Messages of a request served by the SDK go on that request's stream.
     const contextOf = async (
       extra: RequestHandlerExtra<ServerRequest, ServerNotification>,
-      meta?: { progressToken?: string | number; traceparent?: unknown },
+      meta?: { progressToken?: string | number; traceparent?: unknown; tracestate?: unknown },
     ): Promise<OperationContext> =>
       this.contextOf(
         sessionId,
@@ -116,7 +124,7 @@ export class SdkServerFactory {
         meta?.progressToken,
         extra,
         (message) => server.transport!.send(message, { relatedRequestId: extra.requestId }),
-        traceIdOf(meta?.traceparent),
+        traceCarrierOf(meta, extra.requestInfo?.headers),
       );
     const plain = (extra: RequestHandlerExtra<ServerRequest, ServerNotification>): OperationContext => {
       const principal = principalOfAuthInfo(extra.authInfo);

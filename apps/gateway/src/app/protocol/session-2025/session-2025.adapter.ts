@@ -17,8 +17,10 @@ import { principalKey, type Principal } from '@fabric/contracts';
 import { HttpDrain } from '@fabric/platform-observability';
 import { HttpRejection } from '../../http/http-rejection';
 import { Authenticator } from '../../identity/authenticator';
+import type { OperationContext } from '../../operations/operation';
 import { Operations } from '../../operations/operations.service';
 import { RPC } from '../../operations/rpc.error';
+import { traceCarrierOf } from '../../operations/trace-context';
 import { SessionQuota } from '../../policy/session-quota';
 import { InsufficientScopeError } from '../../policy/policy.errors';
 import { directRequest, type DirectRequest } from '../direct-request';
@@ -70,7 +72,7 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
       note.method = direct.method;
       note.target = direct.method === 'resources/read' ? direct.uri : direct.name;
       const record = await this.recordOf(req, note, principal);
-      return this.answerDirect(res, direct, record, principal).catch((error: unknown) => {
+      return this.answerDirect(req, res, direct, record, principal, note).catch((error: unknown) => {
         if (error instanceof InsufficientScopeError)
           throw this.authenticator.insufficientScope(req, error.scopes, direct.id);
         throw error;
@@ -174,10 +176,12 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
 
   /** A request routed to a service, answered as JSON (or SSE once it talks to the client). */
   private answerDirect(
+    req: IncomingMessage,
     res: ServerResponse,
     request: DirectRequest,
     record: SessionRecord,
     principal: Principal | undefined,
+    note: AccessNote,
   ): Promise<void> {
     const sessionId = record.id;
     return answerDirect({
@@ -193,30 +197,38 @@ export class Session2025Adapter implements ProtocolAdapter, OnModuleInit {
           request.progressToken,
           abort,
           emit,
-          request.traceId,
+          request.trace ?? traceCarrierOf(undefined, req.headers),
         );
-        switch (request.method) {
-          case 'tools/call':
-            return this.operations.callTool(
-              {
-                kind: 'tools/call',
-                name: request.name,
-                arguments: request.arguments,
-                requestId: request.id,
-                idempotencyKey: request.idempotencyKey,
-              },
-              context,
-            );
-          case 'resources/read':
-            return this.operations.readResource({ kind: 'resources/read', uri: request.uri }, context);
-          case 'prompts/get':
-            return this.operations.getPrompt(
-              { kind: 'prompts/get', name: request.name, arguments: request.arguments },
-              context,
-            );
-        }
+        const answer = this.operate(request, context);
+        // Known once the operation started (a trace of the gateway's own when the request carried none).
+        note.trace = context.traceId;
+        return answer;
       },
     });
+  }
+
+  /** The operation a direct request asks for. */
+  private operate(request: DirectRequest, context: OperationContext): Promise<unknown> {
+    switch (request.method) {
+      case 'tools/call':
+        return this.operations.callTool(
+          {
+            kind: 'tools/call',
+            name: request.name,
+            arguments: request.arguments,
+            requestId: request.id,
+            idempotencyKey: request.idempotencyKey,
+          },
+          context,
+        );
+      case 'resources/read':
+        return this.operations.readResource({ kind: 'resources/read', uri: request.uri }, context);
+      case 'prompts/get':
+        return this.operations.getPrompt(
+          { kind: 'prompts/get', name: request.name, arguments: request.arguments },
+          context,
+        );
+    }
   }
 
   /** Registers the requests the SDK server is about to run, so that a cancellation reaches them. */
