@@ -11,10 +11,11 @@ const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
+  svg: 'image/svg+xml',
 };
 
 /** The page's own files, by the name they are served under (`/admin/<name>`; the page itself is `index.html`). */
-const PAGE_FILES = ['index.html', 'admin.js', 'admin.css'];
+const PAGE_FILES = ['index.html', 'admin.js', 'admin.css', 'favicon.svg'];
 /** uPlot's files from its package (a production dependency, so in the image's node_modules too). */
 const UPLOT_FILES = ['uPlot.iife.min.js', 'uPlot.min.css'];
 
