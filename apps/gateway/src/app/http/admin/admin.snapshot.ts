@@ -78,8 +78,11 @@ export class AdminSnapshots {
 
   async build(now = Date.now()): Promise<AdminSnapshot> {
     const counts = this.refreshCounts(now);
-    if (this.countsAt === 0)
-      await Promise.race([counts, new Promise((resolve) => setTimeout(resolve, COUNTS_WAIT_MS))]);
+    if (this.countsAt === 0) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([counts, new Promise((resolve) => (timer = setTimeout(resolve, COUNTS_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
     const gateways = this.presence.live(now);
     const presences = gateways.map((entry) => entry.presence);
     return {
@@ -130,12 +133,8 @@ export class AdminSnapshots {
       return this.refreshing ?? Promise.resolve();
     this.refreshing = (async () => {
       const [sessions, tasks] = await Promise.allSettled([this.sessions.count(), this.tasks.counts()]);
-      if (sessions.status === 'rejected' || tasks.status === 'rejected') {
-        this.log.debug(
-          { err: sessions.status === 'rejected' ? sessions.reason : (tasks as PromiseRejectedResult).reason },
-          'cannot count sessions or tasks',
-        );
-      }
+      for (const outcome of [sessions, tasks])
+        if (outcome.status === 'rejected') this.log.debug({ err: outcome.reason }, 'cannot count sessions or tasks');
       this.counts = {
         sessions: sessions.status === 'fulfilled' ? sessions.value : null,
         tasks: tasks.status === 'fulfilled' ? tasks.value : null,
