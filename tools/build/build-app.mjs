@@ -1,5 +1,6 @@
 // Builds one app into dist/apps/<app>/main.js: workspace libs bundled in, node_modules left external,
-// decorator metadata kept (NestJS dependency injection needs it). Usage: node tools/build/build-app.mjs <app>
+// decorator metadata kept (NestJS dependency injection needs it), and src/assets/ copied as they are. Usage: node tools/build/build-app.mjs <app>
+import { cpSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
@@ -57,5 +58,8 @@ webpack(config, (error, stats) => {
   const info = stats.toString({ colors: false, all: false, errors: true, warnings: true });
   if (info.trim()) console.log(info);
   if (stats.hasErrors()) process.exit(1);
+  // Files the app serves as they are (the gateway's admin page) go next to main.js.
+  const assets = path.join(root, 'apps', app, 'src/assets');
+  if (existsSync(assets)) cpSync(assets, path.join(root, 'dist/apps', app, 'assets'), { recursive: true });
   console.log(`built dist/apps/${app}/main.js`);
 });

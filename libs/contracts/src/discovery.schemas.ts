@@ -12,6 +12,8 @@ export const AnnouncementSchema = z.object({
    * needs (its database…) fails its readiness check, so it takes no calls until that recovers.
    */
   state: z.enum(['ready', 'draining', 'unready']).default('ready'),
+  /** Calls and tasks the instance runs now (absent from instances of kits before it was added). */
+  inFlight: z.number().int().nonnegative().optional(),
   sentAt: z.number().int(),
 });
 export type Announcement = z.infer<typeof AnnouncementSchema>;

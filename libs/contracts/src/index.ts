@@ -59,6 +59,8 @@ export {
 } from './cache.schemas';
 export type { CacheInvalidation, CacheInvalidationAck, CacheMember } from './cache.schemas';
 export { AnnouncementSchema, GoodbyeSchema, HelloSchema } from './discovery.schemas';
+export { TOOL_LATENCY_BUCKETS_MS, ToolDigestSchema, GatewayPresenceSchema } from './presence.schemas';
+export type { ToolDigest, GatewayPresence } from './presence.schemas';
 export type { Announcement, Goodbye, Hello } from './discovery.schemas';
 export {
   PrincipalSchema,

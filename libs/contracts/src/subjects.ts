@@ -36,6 +36,8 @@ export function fabricSubjects(namespace = 'fabric') {
     clientResponses: (replica: string) => `${root}.gateway.${subjectToken(replica)}.responses`,
     /** A client's `notifications/cancelled`, heard by every gateway replica (the one running the request stops it). */
     clientCancelled: `${root}.gateway.cancelled`,
+    /** Presence of the gateway replicas (start, heartbeat with tool stats, leaving), heard by every replica. */
+    gatewayPresence: `${root}.gateway.presence`,
     /**
      * The SSE events of one stream of one session (`stream`: random per POST stream, `get` for the session's
      * GET stream), kept in JetStream for a while so that a client can resume on any replica.

@@ -110,6 +110,10 @@ export const gatewayEnvSchema = baseEnvSchema
     AUDIT_STREAM_MAX_BYTES: intEnv(AUDIT_STREAM_DEFAULTS.maxBytes, 4_096),
     /** Events the audit stream holds at most (0: no bound but the bytes); when full, new events are refused and counted. */
     AUDIT_STREAM_MAX_MESSAGES: intEnv(0, 0),
+    /** The live admin page at `/admin` (with auth on, its data needs the `fabric:admin` scope); false: 404. */
+    ADMIN_ENABLED: boolEnv(true),
+    /** How often the admin page's stream pushes a new snapshot of the fleet. */
+    ADMIN_REFRESH_MS: intEnv(1_000, 100),
   })
   .superRefine((env, context) => {
     if (env.AUTH_ISSUER && !env.AUTH_AUDIENCE) {

@@ -84,6 +84,15 @@ export class KvBucket {
     });
   }
 
+  /**
+   * Entries the bucket holds now, from its stream's state (no scan): values, and the deletion markers its
+   * `max_age` has not removed yet.
+   */
+  async entryCount(): Promise<number> {
+    const info = await retrying(this.context, () => this.context.jsm.streams.info(`KV_${this.name}`));
+    return info.state.messages;
+  }
+
   private async write(key: string, value: Uint8Array, expected: number): Promise<number> {
     let retried = false;
     return retrying(this.context, async () => {

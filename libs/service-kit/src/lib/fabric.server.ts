@@ -173,6 +173,7 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       manifest: this.registry.table.manifest,
       heartbeatMs: this.env.HEARTBEAT_MS,
       state: this.draining ? 'draining' : this.unready ? 'unready' : 'ready',
+      inFlight: this.inFlight.count('call') + this.inFlight.count('task'),
       sentAt: Date.now(),
     };
   }

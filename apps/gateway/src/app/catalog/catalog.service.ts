@@ -13,6 +13,9 @@ export interface CatalogChange {
   resources: boolean;
 }
 
+/** An instance's last announcement, and when it was heard. */
+export type HeardInstance = Announcement & { lastSeen: number };
+
 type ChangeListener = (change: CatalogChange, snapshot: CatalogSnapshot) => void;
 
 /** An instance is dropped after this many missed heartbeats. */
@@ -29,7 +32,9 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
   private readonly log = new Logger('Catalog');
   private readonly subjects;
   private readonly gatewayId = randomUUID();
-  private readonly instances = new Map<string, Announcement & { lastSeen: number }>();
+  private readonly instances = new Map<string, HeardInstance>();
+  /** Every instance heard from lately, whatever its state (the catalog itself holds the ready ones). */
+  private readonly heard = new Map<string, HeardInstance>();
   /** Instances that left the catalog recently: they may still be finishing calls. */
   private readonly departed = new Map<string, { service: string; at: number }>();
   private readonly listeners: ChangeListener[] = [];
@@ -77,6 +82,11 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
     return (slowest || 2_000) * MISSED_BEATS;
   }
 
+  /** Every instance alive now, ready or not (draining, unready), as last heard: the fleet, for the admin page. */
+  get fleet(): readonly HeardInstance[] {
+    return [...this.heard.values()];
+  }
+
   onChange(listener: ChangeListener): void {
     this.listeners.push(listener);
   }
@@ -107,6 +117,7 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
       this.nats.subscribe(this.subjects.announce, (msg) => this.accept(tryDecodeJson(msg.data))),
       this.nats.subscribe(this.subjects.goodbye, (msg) => {
         const goodbye = GoodbyeSchema.safeParse(tryDecodeJson(msg.data));
+        if (goodbye.success) this.heard.delete(goodbye.data.instanceId);
         if (goodbye.success && this.remove(goodbye.data.instanceId)) {
           this.log.log(`${goodbye.data.service} instance ${goodbye.data.instanceId} left`);
           this.rebuild();
@@ -140,6 +151,8 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
       return;
     }
     const announcement = parsed.data;
+    const heard = { ...announcement, lastSeen: Date.now() };
+    this.heard.set(announcement.instanceId, heard);
     const known = this.instances.get(announcement.instanceId);
     if (announcement.state !== 'ready') {
       if (known && this.remove(announcement.instanceId)) {
@@ -151,7 +164,7 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
       return;
     }
     this.departed.delete(announcement.instanceId);
-    this.instances.set(announcement.instanceId, { ...announcement, lastSeen: Date.now() });
+    this.instances.set(announcement.instanceId, heard);
     const changed = !known || JSON.stringify(known.manifest) !== JSON.stringify(announcement.manifest);
     if (!known) this.log.log(`${announcement.manifest.service} instance ${announcement.instanceId} joined`);
     if (changed && rebuild) this.rebuild();
@@ -161,8 +174,8 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
     const now = Date.now();
     if (!this.nats.isConnected()) {
       // Silence heard while this gateway is off the bus says nothing about the services: once it is back,
-      // every instance gets its missed beats again before it is dropped.
-      for (const instance of this.instances.values()) instance.lastSeen = now;
+      // every instance gets its missed beats again before it is dropped (the ready ones are among the heard).
+      for (const instance of this.heard.values()) instance.lastSeen = now;
       return;
     }
     let removed = false;
@@ -173,6 +186,8 @@ export class CatalogService implements OnApplicationBootstrap, OnApplicationShut
         removed = true;
       }
     }
+    for (const [id, instance] of this.heard)
+      if (now - instance.lastSeen > instance.heartbeatMs * MISSED_BEATS) this.heard.delete(id);
     for (const [id, departed] of this.departed) if (now - departed.at > DEPARTED_KEEP_MS) this.departed.delete(id);
     if (removed) this.rebuild();
   }

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { CatalogModule } from '../catalog/catalog.module';
+import { FleetModule } from '../fleet/fleet.module';
 import { PolicyModule } from '../policy/policy.module';
 import { RoutingModule } from '../routing/routing.module';
 import { TasksModule } from '../tasks/tasks.module';
@@ -10,7 +11,7 @@ import { ToolResultChecker } from './tool-result';
 
 /** The era-independent operations (tools, resources, prompts, completion, lists, tasks) behind the policy pipeline. */
 @Module({
-  imports: [CatalogModule, PolicyModule, RoutingModule, TasksModule],
+  imports: [CatalogModule, FleetModule, PolicyModule, RoutingModule, TasksModule],
   providers: [ArgumentValidator, Operations, TaskOperations, ToolResultChecker],
   exports: [ArgumentValidator, Operations, TaskOperations],
 })

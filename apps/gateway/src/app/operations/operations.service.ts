@@ -13,6 +13,7 @@ import { CompletionResultSchema, FabricError } from '@fabric/contracts';
 import { MetricsRegistry } from '@fabric/platform-observability';
 import { CatalogService } from '../catalog/catalog.service';
 import { ResourceResolver } from '../catalog/resource-resolver';
+import { ToolStats } from '../fleet/tool-stats';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 import { PolicyPipeline } from '../policy/policy.pipeline';
 import { InsufficientScopeError } from '../policy/policy.errors';
@@ -68,6 +69,7 @@ export class Operations {
     @Inject(PolicyPipeline) private readonly pipeline: PolicyPipeline,
     @Inject(ScopeRules) private readonly scopes: ScopeRules,
     @Inject(GATEWAY_ENV) private readonly env: GatewayEnv,
+    @Inject(ToolStats) private readonly stats: ToolStats,
     @Inject(MetricsRegistry) metrics: MetricsRegistry,
   ) {
     this.toolCalls = metrics.counter('fabric_gateway_tool_calls_total', 'tools/call requests by tool and outcome', [
@@ -83,9 +85,19 @@ export class Operations {
    * tools/call: an unknown tool is a protocol error (`RpcError`); invalid arguments and every failure of
    * the call are tool results with `isError`.
    */
-  callTool(operation: OperationOf<'tools/call'>, context: OperationContext): Promise<CallToolResult> {
+  async callTool(operation: OperationOf<'tools/call'>, context: OperationContext): Promise<CallToolResult> {
     const request: OperationRequest<OperationOf<'tools/call'>> = { operation, context, served: {} };
-    return this.pipeline.run(request, () => this.executeToolCall(request));
+    const started = performance.now();
+    let failed = true;
+    try {
+      const result = await this.pipeline.run(request, () => this.executeToolCall(request));
+      failed = result.isError === true;
+      return result;
+    } finally {
+      // Only the catalog's tools: a client naming unknown ones must not grow the stats.
+      if (this.catalog.snapshot.tool(operation.name))
+        this.stats.record(operation.name, performance.now() - started, failed, request.served.cached);
+    }
   }
 
   /** resources/read: a fixed resource or the first matching template; unknown URIs are ResourceNotFound. */

@@ -27,6 +27,6 @@ import { TaskNotifications } from './session-2025/task-notifications';
     EventLog,
     TaskNotifications,
   ],
-  exports: [ProtocolRouter],
+  exports: [ProtocolRouter, SessionStore],
 })
 export class ProtocolModule {}

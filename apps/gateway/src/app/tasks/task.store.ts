@@ -200,6 +200,16 @@ export class TaskStore implements OnApplicationBootstrap, OnApplicationShutdown 
     for (const wake of set) wake();
   }
 
+  /**
+   * Task records in the bucket and task work waiting on the work queue or running (no scan: the streams'
+   * states); the records include deletion markers until the task storage's age removes them.
+   */
+  async counts(): Promise<{ records: number; queued: number }> {
+    if (!this.work) throw new Error('task store used before start-up');
+    const [records, queued] = await Promise.all([this.bucket().entryCount(), this.work.messageCount()]);
+    return { records, queued };
+  }
+
   private bucket(): KvBucket {
     if (!this.kv) throw new Error('task store used before start-up');
     return this.kv;

@@ -223,6 +223,14 @@ export class SessionStore implements OnApplicationBootstrap, OnApplicationShutdo
     }
   }
 
+  /**
+   * Session records in the bucket (no scan: its stream's state): the open sessions, and the deleted ones
+   * whose marker the idle TTL has not removed yet.
+   */
+  count(): Promise<number> {
+    return this.bucket().entryCount();
+  }
+
   private bucket(): KvBucket {
     if (!this.kv) throw new Error('session store used before start-up');
     return this.kv;
