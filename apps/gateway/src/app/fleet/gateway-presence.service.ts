@@ -3,7 +3,7 @@ import { hostname } from 'node:os';
 import { GatewayPresenceSchema, fabricSubjects, type GatewayPresence } from '@fabric/contracts';
 import { NatsClient, tryDecodeJson, type Subscription } from '@fabric/platform-nats';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
-import { SERVER_INFO } from '../protocol/session-2025/sdk-server.factory';
+import { SERVER_INFO } from '../gateway.info';
 import { CallEventBus } from '../routing/call-events';
 import { GatewayRoster, type GatewayEntry } from './fleet-stats';
 import { ToolStats } from './tool-stats';

@@ -35,11 +35,12 @@ import { principalOfAuthInfo } from './principal-info';
 import { SessionChannel } from './session.channel';
 import { SessionStore } from './session.store';
 import type { SessionTransport } from './session.transport';
+import { SERVER_INFO } from '../../gateway.info';
 
 /** Resource subscriptions one session may hold. */
 const MAX_SUBSCRIPTIONS = 100;
 
-export const SERVER_INFO = { name: 'mcp-fabric', title: 'MCP Fabric', version: '0.1.0' } as const;
+export { SERVER_INFO } from '../../gateway.info';
 
 const SERVER_CAPABILITIES = {
   tools: { listChanged: true },
