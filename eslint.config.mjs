@@ -29,6 +29,8 @@ export default [
               onlyDependOnLibsWithTags: ['type:contracts', 'type:platform'],
               bannedExternalImports: [
                 '@modelcontextprotocol/sdk/server/*',
+                '@modelcontextprotocol/server',
+                '@modelcontextprotocol/node',
                 'nats',
                 'ioredis',
                 'typeorm',
@@ -43,7 +45,13 @@ export default [
             {
               sourceTag: 'scope:service',
               onlyDependOnLibsWithTags: ['scope:shared', 'scope:service'],
-              bannedExternalImports: ['@modelcontextprotocol/sdk/server/*', 'nats', 'ioredis'],
+              bannedExternalImports: [
+                '@modelcontextprotocol/sdk/server/*',
+                '@modelcontextprotocol/server',
+                '@modelcontextprotocol/node',
+                'nats',
+                'ioredis',
+              ],
             },
             {
               sourceTag: 'scope:gateway',
@@ -69,6 +77,9 @@ export default [
                 '@modelcontextprotocol/sdk/server/*',
                 '@modelcontextprotocol/sdk/shared/protocol.js',
                 '@modelcontextprotocol/sdk/shared/transport.js',
+                '@modelcontextprotocol/server',
+                '@modelcontextprotocol/server/*',
+                '@modelcontextprotocol/node',
               ],
               message: 'Only apps/gateway/src/app/protocol/** may use the SDK server side (protocol adapters).',
             },

@@ -2,6 +2,18 @@
 // generator repeats, and the check every response must pass.
 
 export const PROTOCOL_VERSION = '2025-11-25';
+/** The stateless revision: no session, every request carries its envelope and the Mcp-Method/Mcp-Name headers. */
+export const STATELESS_VERSION = '2026-07-28';
+
+const ENVELOPE = {
+  'io.modelcontextprotocol/protocolVersion': STATELESS_VERSION,
+  'io.modelcontextprotocol/clientCapabilities': {},
+};
+
+/** The headers of a stateless tools/call of `name` (the same for every call of the tool). */
+export function statelessHeaders(name) {
+  return { 'mcp-protocol-version': STATELESS_VERSION, 'mcp-method': 'tools/call', 'mcp-name': name };
+}
 
 /** Replaced by a unique JSON-RPC id in every request (a repeated id inside one session can hang a server). */
 export const ID_PLACEHOLDER = '"__ID__"';
@@ -43,15 +55,16 @@ export async function openSession(url) {
 }
 
 /** Names of the tools the session sees (all pages). */
-export async function listTools(url, headers) {
+export async function listTools(url, headers, stateless = false) {
   const names = [];
   let cursor;
   let id = 1;
   do {
+    const params = { ...(cursor ? { cursor } : {}), ...(stateless ? { _meta: ENVELOPE } : {}) };
     const { response, body } = await post(
       url,
-      { jsonrpc: '2.0', id, method: 'tools/list', params: cursor ? { cursor } : {} },
-      headers,
+      { jsonrpc: '2.0', id, method: 'tools/list', params },
+      stateless ? { 'mcp-protocol-version': STATELESS_VERSION, 'mcp-method': 'tools/list' } : headers,
     );
     const result = parseMessage(body, response.headers.get('content-type'), id)?.result;
     if (!result) throw new Error(`tools/list failed: ${body.slice(0, 300)}`);
@@ -80,8 +93,9 @@ export function resultText(result) {
 }
 
 /** The body of a tools/call request, with ID_PLACEHOLDER where the load generator puts each request's id. */
-export function toolsCallTemplate(name, args) {
-  return JSON.stringify({ jsonrpc: '2.0', id: '__ID__', method: 'tools/call', params: { name, arguments: args } });
+export function toolsCallTemplate(name, args, stateless = false) {
+  const params = { name, arguments: args, ...(stateless ? { _meta: ENVELOPE } : {}) };
+  return JSON.stringify({ jsonrpc: '2.0', id: '__ID__', method: 'tools/call', params });
 }
 
 /** The JSON-RPC message answering request `id` in a JSON or SSE response body (undefined when absent). */

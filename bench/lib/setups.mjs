@@ -78,6 +78,13 @@ export const SETUPS = [
     start: (options) => startFabricSetup(options),
   },
   {
+    name: 'fabric-2026',
+    text: 'the same fabric, its clients on the stateless revision 2026-07-28 (no session; envelope and headers on every call)',
+    tool: 'bench_echo',
+    stateless: true,
+    start: (options) => startFabricSetup(options),
+  },
+  {
     name: 'fabric-warn',
     text: 'the same fabric at LOG_LEVEL=warn (no access lines): what the default logging costs',
     tool: 'bench_echo',

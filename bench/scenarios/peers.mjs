@@ -2,7 +2,7 @@
 // concurrency 1, 16 and 64 in one session, interleaved repetitions on fresh processes, every response checked.
 import { groupedBarChart } from '../lib/chart.mjs';
 import { LoadGenerator } from '../lib/load.mjs';
-import { listTools, openSession, toolsCallTemplate } from '../lib/mcp.mjs';
+import { listTools, openSession, statelessHeaders, toolsCallTemplate } from '../lib/mcp.mjs';
 import { aggregate, measureConcurrencies, row, schedule, tally } from '../lib/measure.mjs';
 import { cpuFor, pinLayout } from '../lib/pinning.mjs';
 import { fixed, machineLine, markdownTable, textTable } from '../lib/report.mjs';
@@ -11,7 +11,7 @@ import { SETUPS } from '../lib/setups.mjs';
 const CONCURRENCY = [1, 16, 64];
 const TEXT = 'hello from the bench';
 // At c=64 the fabric must reach this multiple of the SDK's stateful server and beat every peer.
-const GOAL = { against: 'sdk-stateful', ratio: 2.5, loggingRatio: 0.9 };
+const GOAL = { against: 'sdk-stateful', ratio: 2.5, loggingRatio: 0.9, statelessRatio: 0.9 };
 
 const MODES = {
   // Warm-up counts calls: fresh processes need a few thousand before the JIT settles.
@@ -23,13 +23,14 @@ const MODES = {
 async function measureSetup({ rep, setup, mode, layout, load, namespace, log }) {
   const started = await setup.start({ cpuList: cpuFor(layout, 'servers'), namespace, layout });
   try {
-    const headers = await openSession(started.url);
-    const tools = await listTools(started.url, headers);
+    // The stateless era (2026-07-28) opens no session: each call carries its envelope and headers.
+    const headers = setup.stateless ? statelessHeaders(setup.tool) : await openSession(started.url);
+    const tools = await listTools(started.url, headers, setup.stateless);
     if (!tools.includes(setup.tool)) throw new Error(`${setup.name} does not list ${setup.tool}: ${tools.join(', ')}`);
     const options = {
       url: started.url,
       headers,
-      bodyTemplate: toolsCallTemplate(setup.tool, { text: TEXT }),
+      bodyTemplate: toolsCallTemplate(setup.tool, { text: TEXT }, setup.stateless),
       expectText: TEXT,
     };
     return await measureConcurrencies({
@@ -57,13 +58,17 @@ function verdictOf(rows, errors, firstError) {
   );
   // The default settings (access lines at LOG_LEVEL=info) must cost what the quiet ones cost, within 10 %.
   const logging = fabric / row(rows, 'fabric-warn', top).rps;
-  const met = against >= GOAL.ratio && behind.length === 0 && logging >= GOAL.loggingRatio;
+  // The stateless era's lean path must keep up with the session era's (issue 16: at least 0.9x at c=64).
+  const stateless = row(rows, 'fabric-2026', top).rps / fabric;
+  const met =
+    against >= GOAL.ratio && behind.length === 0 && logging >= GOAL.loggingRatio && stateless >= GOAL.statelessRatio;
   return {
     met,
     text:
       `at c=${top} the fabric makes ${fixed(against, 2)}x the throughput of ${GOAL.against} (goal ≥ ${GOAL.ratio}x)` +
       (behind.length ? ` and is not ahead of ${behind.join(', ')}` : ' and is ahead of every peer') +
       `; at its defaults it makes ${fixed(logging, 2)}x its throughput at LOG_LEVEL=warn (goal ≥ ${GOAL.loggingRatio}x)` +
+      `; on revision 2026-07-28 it makes ${fixed(stateless, 2)}x its 2025-11-25 throughput (goal ≥ ${GOAL.statelessRatio}x)` +
       `: ${met ? 'met' : 'NOT met'}`,
   };
 }

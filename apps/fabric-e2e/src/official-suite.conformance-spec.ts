@@ -1,11 +1,34 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { formatSuiteTable, runServerSuite, suiteProblems } from './support/conformance-suite';
+import { CONFORMANCE_NEXT_PACKAGE, formatSuiteTable, runServerSuite, suiteProblems } from './support/conformance-suite';
 import { Fabric } from './support/fabric';
 
 /** Active server scenarios of the pinned suite: fewer means one was skipped silently. */
 const ACTIVE_SCENARIOS = 30;
+/**
+ * Server scenarios the newer suite runs for each revision's requirements (scored ones and those it reports
+ * without scoring, such as the tasks extension's).
+ */
+const REQUIRED_SCENARIOS = { '2026-07-28': 50, '2025-11-25': 33 } as const;
+/**
+ * Checks the gateway does not pass yet, each for a reason named here: input-required results (MRTR) are not
+ * served on the 2026-07-28 revision yet, so a service's `ctx.elicit()`/`ctx.sample()` cannot reach a
+ * stateless client. Remove entries as they pass; anything else failing fails the run.
+ */
+const NOT_YET_SERVED = new Set([
+  'sep-2575-http-server-no-independent-requests-on-stream',
+  'sep-2322-elicitation-incomplete',
+  'sep-2322-sampling-incomplete',
+  'sep-2322-list-roots-incomplete',
+  'sep-2322-request-state-incomplete',
+  'sep-2322-multiple-inputs-incomplete',
+  'sep-2322-multi-round-r1',
+  'sep-2322-non-tool-incomplete',
+  'sep-2322-result-type-included',
+  'sep-2322-reject-tampered-state',
+  'sep-2322-respect-client-capabilities',
+]);
 /** The suite's own hard limit; a fresh machine first downloads Node 22 through npx. */
 const SUITE_TIMEOUT_MS = 200_000;
 
@@ -34,11 +57,39 @@ describe('the official MCP conformance suite', () => {
   it('every active server scenario passes through two gateways behind a round-robin proxy', async () => {
     const run = await runServerSuite(fabric.mcpUrl, { outputDir, timeoutMs: SUITE_TIMEOUT_MS });
     console.log(`MCP conformance suite against ${fabric.mcpUrl}\n${formatSuiteTable(run)}`);
-    const problems = suiteProblems(run, ACTIVE_SCENARIOS, SUITE_TIMEOUT_MS);
+    expect(check(suiteProblems(run, ACTIVE_SCENARIOS, SUITE_TIMEOUT_MS))).toEqual([]);
+  }, 240_000);
+
+  it.each(Object.entries(REQUIRED_SCENARIOS))(
+    'every scored scenario the %s requirements name passes, both eras on one endpoint',
+    async (revision, scenarios) => {
+      const run = await runServerSuite(fabric.mcpUrl, {
+        outputDir,
+        timeoutMs: SUITE_TIMEOUT_MS,
+        pkg: CONFORMANCE_NEXT_PACKAGE,
+        requirements: revision,
+      });
+      console.log(`MCP conformance suite, ${revision} requirements\n${formatSuiteTable(run)}`);
+      const problems = suiteProblems(run, scenarios, SUITE_TIMEOUT_MS, notScored(run.output), NOT_YET_SERVED);
+      expect(check(problems)).toEqual([]);
+    },
+    240_000,
+  );
+
+  /** Adds the replicas' share to a run's problems, and keeps the suite's output when there are any. */
+  function check(problems: string[]): string[] {
     const served = fabric.gateways.map((gateway) => fabric.proxy?.served.get(gateway.url) ?? 0);
     if (served.some((requests) => requests === 0)) problems.push(`a gateway replica served no request: ${served}`);
-    keepOutput = problems.length > 0;
-    if (keepOutput) problems.push(`(checks.json of every scenario kept in ${outputDir})`);
-    expect(problems).toEqual([]);
-  }, 240_000);
+    if (problems.length > 0) {
+      keepOutput = true;
+      problems.push(`(checks.json of every scenario kept in ${outputDir})`);
+    }
+    return problems;
+  }
 });
+
+/** The scenarios a requirements run reports as not scored (extensions, pending): their failures do not count. */
+function notScored(output: string): Set<string> {
+  const section = output.split(/^Not scored for /m)[1] ?? '';
+  return new Set([...section.matchAll(/^\s+[✓✗] (\S+) \(/gm)].map((match) => match[1]));
+}

@@ -231,4 +231,39 @@ export class ConformanceTools {
     });
     return `Elicitation completed: ${describeAnswer(answer)}`;
   }
+
+  // The 2026-07-28 scenarios (server-stateless, http-custom-header-server-validation).
+
+  @McpTool({
+    name: 'test_missing_capability',
+    description: 'Asks the client for sampling: refused (-32021) when the client did not declare it',
+    input: NO_ARGUMENTS,
+    timeoutMs: ASK_TIMEOUT_MS,
+  })
+  async missingCapability(_args: object, ctx: CallContext): Promise<string> {
+    const answer = await ctx.sample({
+      messages: [{ role: 'user', content: { type: 'text', text: 'Say hello' } }],
+      maxTokens: 10,
+    });
+    return `LLM response: ${samplingText(answer)}`;
+  }
+
+  @McpTool({
+    name: 'test_logging_tool',
+    description: 'Emits a log message: none reaches a client that set no log level',
+    input: NO_ARGUMENTS,
+  })
+  loggingTool(_args: object, ctx: CallContext): string {
+    ctx.log('info', 'test_logging_tool ran');
+    return 'Logged one message';
+  }
+
+  @McpTool({
+    name: 'test_header_param',
+    description: 'Echoes its region, which the client also sends in the Mcp-Param-Region header',
+    input: z.object({ region: z.string().meta({ 'x-mcp-header': 'Region' }) }),
+  })
+  headerParam(args: { region: string }): string {
+    return `Region: ${args.region}`;
+  }
 }

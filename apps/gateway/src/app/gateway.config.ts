@@ -34,6 +34,11 @@ export const gatewayEnvSchema = baseEnvSchema
     TOOL_TIMEOUT_MS: intEnv(30_000, 1),
     /** Items per page of tools/list, resources/list, resources/templates/list and prompts/list. */
     LIST_PAGE_SIZE: intEnv(100, 1),
+    /**
+     * `ttlMs` of tools/list, prompts/list, resources/list, resources/templates/list and server/discover on the
+     * 2026-07-28 revision: how long a client may reuse them (changes also reach `subscriptions/listen`).
+     */
+    LIST_TTL_MS: intEnv(0, 0),
     /** Prefix tool and prompt names with their service (`knowledge_search_nodes`). */
     TOOL_NAME_PREFIX: boolEnv(true),
     /** How long a starting gateway waits for services to announce themselves before it is ready. */

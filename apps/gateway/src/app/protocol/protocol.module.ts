@@ -13,6 +13,9 @@ import { Session2025Adapter } from './session-2025/session-2025.adapter';
 import { SessionRegistry } from './session-2025/session.registry';
 import { SessionStore } from './session-2025/session.store';
 import { TaskNotifications } from './session-2025/task-notifications';
+import { CacheHints } from './stateless-2026/cache-hints';
+import { ListenStreams } from './stateless-2026/listen.streams';
+import { Stateless2026Adapter } from './stateless-2026/stateless-2026.adapter';
 
 /** The protocol eras on the MCP endpoint; the only module that knows the MCP SDK's server side. */
 @Module({
@@ -26,6 +29,9 @@ import { TaskNotifications } from './session-2025/task-notifications';
     ClientRequests,
     EventLog,
     TaskNotifications,
+    Stateless2026Adapter,
+    CacheHints,
+    ListenStreams,
   ],
   exports: [ProtocolRouter, SessionStore],
 })

@@ -3,17 +3,21 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { detectEra, type Era } from './era';
 import type { ProtocolAdapter, RequestScope } from './protocol.adapter';
 import { Session2025Adapter } from './session-2025/session-2025.adapter';
+import { Stateless2026Adapter } from './stateless-2026/stateless-2026.adapter';
 
 /**
- * Hands each request to the adapter of its protocol era. Eras without an adapter of their own are served
- * by the session era, which answers them as it always has (a request without a session is refused).
+ * Hands each request to the adapter of its protocol era, decided before any session check: session traffic
+ * to the 2025-11-25 adapter, stateless requests (2026-07-28) to theirs.
  */
 @Injectable()
 export class ProtocolRouter {
   private readonly adapters: Partial<Record<Era, ProtocolAdapter>>;
 
-  constructor(@Inject(Session2025Adapter) private readonly sessions: Session2025Adapter) {
-    this.adapters = { 'session-2025': sessions };
+  constructor(
+    @Inject(Session2025Adapter) private readonly sessions: Session2025Adapter,
+    @Inject(Stateless2026Adapter) stateless: Stateless2026Adapter,
+  ) {
+    this.adapters = { 'session-2025': sessions, 'stateless-2026': stateless };
   }
 
   private adapterFor(req: IncomingMessage, body?: unknown): ProtocolAdapter {

@@ -15,3 +15,17 @@ export function successJson(id: RequestId, result: object): string {
   }
   return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${json}}`;
 }
+
+/**
+ * The JSON text of a success response whose result gains `fields` (pre-serialized members, e.g.
+ * `"resultType":"complete"`) ahead of its own: the result object is neither copied nor serialized again.
+ */
+export function successJsonWith(id: RequestId, result: object, fields: string): string {
+  let json = serialized.get(result);
+  if (json === undefined) {
+    json = JSON.stringify(result);
+    serialized.set(result, json);
+  }
+  const members = json === '{}' ? `{${fields}}` : `{${fields},${json.slice(1)}`;
+  return `{"jsonrpc":"2.0","id":${JSON.stringify(id)},"result":${members}}`;
+}

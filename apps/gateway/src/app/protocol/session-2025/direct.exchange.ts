@@ -18,7 +18,7 @@ export interface SignalSource {
  * The abort signal of one request, made only when something asks for it: a call answered from the cache
  * never does, and an AbortController per request was a measurable share of such a call.
  */
-class LazyAbort implements SignalSource {
+export class LazyAbort implements SignalSource {
   private controller?: AbortController;
   private reason: unknown;
   aborted = false;

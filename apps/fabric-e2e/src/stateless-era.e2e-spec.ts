@@ -1,0 +1,73 @@
+import { Client, StreamableHTTPClientTransport } from '@modelcontextprotocol/client';
+import { Fabric } from './support/fabric';
+
+const REVISION = '2026-07-28';
+
+// The SDK v2 client pinned to revision 2026-07-28 against two gateway replicas behind the round-robin
+// proxy (no stickiness: consecutive requests land on different replicas) and the conformance service.
+describe('the 2026-07-28 stateless era through two gateway replicas', () => {
+  let fabric: Fabric;
+  let client: Client;
+
+  beforeAll(async () => {
+    fabric = await Fabric.start({
+      gateways: 2,
+      services: [{ app: 'conformance-service', replicas: 2 }],
+      gatewayEnv: { TOOL_NAME_PREFIX: 'false' },
+    });
+    const legacy = await fabric.connect();
+    await fabric.waitForTool(legacy.client, 'test_simple_text');
+    client = new Client(
+      { name: 'stateless-e2e', version: '1.0.0' },
+      { versionNegotiation: { mode: { pin: REVISION } } },
+    );
+    await client.connect(new StreamableHTTPClientTransport(new URL(fabric.mcpUrl)));
+  }, 60_000);
+
+  afterAll(async () => {
+    await client?.close();
+    await fabric?.stop();
+  });
+
+  it('connects without a session: server/discover names the revision and the capabilities', () => {
+    expect(client.getProtocolEra()).toBe('modern');
+    expect(client.getDiscoverResult()?.supportedVersions).toContain(REVISION);
+    expect(client.getServerCapabilities()?.tools).toBeDefined();
+  });
+
+  it('lists and calls tools, reads resources and gets prompts, on both replicas', async () => {
+    const before = fabric.gateways.map((gateway) => fabric.proxy?.served.get(gateway.url) ?? 0);
+    const { tools } = await client.listTools();
+    expect(tools.map((tool) => tool.name)).toContain('test_simple_text');
+    for (let i = 0; i < 4; i++) {
+      const result = await client.callTool({ name: 'test_simple_text', arguments: {} });
+      expect(result.content).toEqual([{ type: 'text', text: 'This is a simple text response for testing.' }]);
+    }
+    const read = await client.readResource({ uri: 'test://static-text' });
+    expect(read.contents[0]).toMatchObject({ uri: 'test://static-text' });
+    const prompt = await client.getPrompt({ name: 'test_simple_prompt' });
+    expect(prompt.messages.length).toBeGreaterThan(0);
+    const after = fabric.gateways.map((gateway) => fabric.proxy?.served.get(gateway.url) ?? 0);
+    expect(after.every((served, i) => served > before[i])).toBe(true);
+  });
+
+  it('a tool failure is a result with isError, not a protocol error', async () => {
+    const result = await client.callTool({ name: 'test_error_handling', arguments: {} });
+    expect(result.isError).toBe(true);
+  });
+
+  it('progress of a long call reaches the client on the response stream', async () => {
+    const progress: number[] = [];
+    const result = await client.callTool(
+      { name: 'test_tool_with_progress', arguments: {} },
+      { onprogress: (update) => progress.push(update.progress) },
+    );
+    expect(result.content).toEqual([{ type: 'text', text: 'Progress tool completed' }]);
+    // Notifications precede the result on the response stream.
+    expect(progress).toEqual([0, 50, 100]);
+  });
+
+  it('an unknown tool is a protocol error with the request answered', async () => {
+    await expect(client.callTool({ name: 'no_such_tool', arguments: {} })).rejects.toThrow(/Unknown tool/);
+  });
+});
