@@ -1,0 +1,284 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
+import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { Fabric, listAllTools, textOf } from './support/fabric';
+import { childPids, isRunning } from './support/process-tree';
+import { AppProcess, ROOT, eventually, freePort } from './support/processes';
+
+const EVERYTHING = path.join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
+const STDIO_COMMAND = `${process.execPath} ${EVERYTHING} stdio`;
+
+/** Upstream processes of a bridge replica: its children, and theirs (a server may start helpers). */
+function upstreamTree(bridge: AppProcess): number[] {
+  const direct = childPids(bridge.child.pid!);
+  return [...direct, ...direct.flatMap((pid) => childPids(pid))];
+}
+
+const sum = (client: Client, a: number, b: number) =>
+  client.callTool({ name: 'everything_get-sum', arguments: { a, b } });
+
+describe('bridge-service: the reference server-everything (stdio), two bridge replicas behind two gateways', () => {
+  let fabric: Fabric;
+  let client: Client;
+
+  beforeAll(async () => {
+    fabric = await Fabric.start({
+      services: [
+        {
+          app: 'bridge-service',
+          replicas: 2,
+          env: {
+            BRIDGE_NAME: 'everything',
+            BRIDGE_COMMAND: STDIO_COMMAND,
+            BRIDGE_POOL: '2',
+            BRIDGE_PING_MS: '500',
+            BRIDGE_PING_TIMEOUT_MS: '1000',
+            BRIDGE_RESTART_MIN_MS: '100',
+          },
+        },
+      ],
+      gateways: 2,
+    });
+    const connected = new Client(
+      { name: 'bridge-e2e', version: '1.0.0' },
+      { capabilities: { sampling: {}, elicitation: {} } },
+    );
+    connected.setRequestHandler(CreateMessageRequestSchema, (request) => ({
+      model: 'e2e-model',
+      role: 'assistant',
+      content: { type: 'text', text: `answered: ${JSON.stringify(request.params.messages[0]?.content)}` },
+    }));
+    connected.setRequestHandler(ElicitRequestSchema, () => ({
+      action: 'accept',
+      content: { name: 'Ada Lovelace', check: true },
+    }));
+    await connected.connect(new StreamableHTTPClientTransport(new URL(fabric.mcpUrl)));
+    client = connected;
+    await fabric.waitForTool(client, 'everything_get-sum');
+  }, 90_000);
+
+  afterAll(async () => {
+    await client?.close().catch(() => undefined);
+    await fabric?.stop();
+  });
+
+  it('catalog - lists its tools with the upstream schemas and annotations untouched, its resources and prompts', async () => {
+    const direct = new Client({ name: 'direct', version: '1.0.0' });
+    await direct.connect(
+      new StdioClientTransport({ command: process.execPath, args: [EVERYTHING, 'stdio'], stderr: 'ignore' }),
+    );
+    try {
+      const upstream = (await direct.listTools()).tools.find((tool) => tool.name === 'echo')!;
+      const { tools } = await client.listTools();
+      const bridged = tools.find((tool) => tool.name === 'everything_echo')!;
+      expect(bridged.inputSchema).toEqual(upstream.inputSchema);
+      expect(bridged.annotations).toEqual(upstream.annotations);
+      expect(bridged.description).toEqual(upstream.description);
+    } finally {
+      await direct.close();
+    }
+    const names = await listAllTools(client);
+    expect(names).toEqual(
+      expect.arrayContaining(['everything_echo', 'everything_get-sum', 'everything_trigger-long-running-operation']),
+    );
+    const { resources } = await client.listResources();
+    expect(resources.length).toBeGreaterThan(0);
+    const read = await client.readResource({ uri: resources[0].uri });
+    expect(read.contents[0].uri).toBe(resources[0].uri);
+    const { prompts } = await client.listPrompts();
+    const simple = prompts.find((prompt) => prompt.name.endsWith('simple-prompt'));
+    expect(simple).toBeDefined();
+    const prompt = await client.getPrompt({ name: simple!.name });
+    expect(prompt.messages.length).toBeGreaterThan(0);
+  });
+
+  it('tools/call - echo and get-sum answer through the bridge', async () => {
+    expect(
+      textOf(await client.callTool({ name: 'everything_echo', arguments: { message: 'hello fabric' } })),
+    ).toContain('hello fabric');
+    expect(textOf(await sum(client, 2, 40))).toBe('The sum of 2 and 40 is 42.');
+  });
+
+  it('tools/call - 50 concurrent calls are each answered with their own result', async () => {
+    const pairs = Array.from({ length: 50 }, (_, index) => [index, index * 7] as const);
+    const results = await Promise.all(pairs.map(([a, b]) => sum(client, a, b)));
+    results.forEach((result, index) => {
+      const [a, b] = pairs[index];
+      expect(textOf(result)).toBe(`The sum of ${a} and ${b} is ${a + b}.`);
+    });
+  });
+
+  it('progress - the long-running operation reports its steps to the calling client', async () => {
+    const reports: number[] = [];
+    const result = await client.callTool(
+      { name: 'everything_trigger-long-running-operation', arguments: { duration: 1, steps: 4 } },
+      undefined,
+      { onprogress: (progress) => reports.push(progress.progress) },
+    );
+    expect(textOf(result)).toContain('completed');
+    expect(reports).toEqual([1, 2, 3, 4]);
+  });
+
+  it('sampling - the upstream asks the calling client model, and gets its answer', async () => {
+    await fabric.waitForTool(client, 'everything_trigger-sampling-request');
+    const result = await client.callTool({
+      name: 'everything_trigger-sampling-request',
+      arguments: { prompt: 'What is NATS?', maxTokens: 10 },
+    });
+    expect(result.isError).toBeFalsy();
+    expect(textOf(result)).toContain('answered:');
+    expect(textOf(result)).toContain('What is NATS?');
+  });
+
+  it('elicitation - the upstream asks the calling client user, and gets the answer', async () => {
+    await fabric.waitForTool(client, 'everything_trigger-elicitation-request');
+    const result = await client.callTool({ name: 'everything_trigger-elicitation-request', arguments: {} });
+    expect(result.isError).toBeFalsy();
+    expect(textOf(result)).toContain('Ada Lovelace');
+  });
+
+  it('supervision - a SIGKILLed upstream process is restarted while calls go on', async () => {
+    const [replica] = fabric.replicas('bridge-service');
+    const before = await eventually(
+      () => {
+        const pids = childPids(replica.child.pid!);
+        return pids.length === 2 && pids;
+      },
+      15_000,
+      'two upstream processes',
+    );
+    let stop = false;
+    const load = (async () => {
+      const results = [];
+      for (let round = 0; !stop; round++)
+        results.push(...(await Promise.all([1, 2, 3, 4].map((n) => sum(client, round, n)))));
+      return results;
+    })();
+    process.kill(before[0], 'SIGKILL');
+    await eventually(
+      () => {
+        const pids = childPids(replica.child.pid!);
+        return pids.length === 2 && !pids.includes(before[0]);
+      },
+      15_000,
+      'the killed upstream replaced',
+    );
+    stop = true;
+    const results = await load;
+    expect(results.length).toBeGreaterThan(0);
+    expect(results.filter((result) => result.isError)).toEqual([]);
+  });
+
+  it('supervision - a hung upstream process (no ping answered) is killed and restarted', async () => {
+    const [, replica] = fabric.replicas('bridge-service');
+    const [hung] = await eventually(
+      () => {
+        const pids = childPids(replica.child.pid!);
+        return pids.length === 2 && pids;
+      },
+      15_000,
+      'two upstream processes',
+    );
+    process.kill(hung, 'SIGSTOP');
+    await eventually(
+      () => !isRunning(hung) && childPids(replica.child.pid!).length === 2,
+      20_000,
+      'the hung upstream replaced',
+    );
+    expect(textOf(await sum(client, 1, 1))).toBe('The sum of 1 and 1 is 2.');
+  });
+
+  it('stop - a bridge stopped with SIGTERM leaves no upstream process behind', async () => {
+    const replicas = fabric.replicas('bridge-service');
+    const pids = replicas.flatMap(upstreamTree);
+    expect(pids.length).toBeGreaterThanOrEqual(4);
+    await Promise.all(replicas.map((replica) => replica.stop('SIGTERM')));
+    await eventually(() => pids.every((pid) => !isRunning(pid)), 10_000, 'every upstream process gone');
+  });
+});
+
+describe('bridge-service: a crash-looping upstream', () => {
+  let fabric: Fabric;
+  let broken: AppProcess | undefined;
+
+  beforeAll(async () => {
+    fabric = await Fabric.start({ services: [{ app: 'testbed-service' }] });
+  }, 60_000);
+
+  afterAll(async () => {
+    await broken?.stop('SIGKILL');
+    await fabric?.stop();
+  });
+
+  it('keeps the replica not ready and out of the catalog, and takes no other service with it', async () => {
+    broken = await AppProcess.start('bridge-service', {
+      ...fabric.sharedEnv,
+      BRIDGE_NAME: 'broken',
+      BRIDGE_COMMAND: `${process.execPath} -e "process.exit(3)"`,
+      BRIDGE_RESTART_MIN_MS: '50',
+      BRIDGE_RESTART_MAX_MS: '200',
+      BRIDGE_CONNECT_TIMEOUT_MS: '2000',
+    });
+    const { client } = await fabric.connect();
+    await eventually(
+      async () => (await fetch(`${broken!.url}/healthz`).catch(() => undefined))?.ok,
+      20_000,
+      'broken bridge up',
+    );
+    // It restarts its upstream again and again, never ready, never listed; the testbed stays.
+    await eventually(() => broken!.logs().split('restarting in').length > 4, 20_000, 'several restarts');
+    expect((await fetch(`${broken.url}/readyz`)).status).toBe(503);
+    expect(broken.running).toBe(true);
+    const names = await listAllTools(client);
+    expect(names.some((name) => name.startsWith('broken_'))).toBe(false);
+    expect(names).toContain('testbed_echo');
+    expect(childPids(broken.child.pid!).length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('bridge-service: a Streamable HTTP upstream', () => {
+  let fabric: Fabric;
+  let upstream: ChildProcess;
+
+  beforeAll(async () => {
+    const port = await freePort();
+    upstream = spawn(process.execPath, [EVERYTHING, 'streamableHttp'], {
+      env: { ...process.env, PORT: String(port) },
+      stdio: 'ignore',
+    });
+    await eventually(
+      async () => (await fetch(`http://127.0.0.1:${port}/mcp`, { method: 'GET' }).catch(() => undefined)) !== undefined,
+      15_000,
+      'the HTTP upstream listening',
+    );
+    fabric = await Fabric.start({
+      services: [
+        {
+          app: 'bridge-service',
+          env: {
+            BRIDGE_NAME: 'remote',
+            BRIDGE_URL: `http://127.0.0.1:${port}/mcp`,
+            BRIDGE_HEADERS: JSON.stringify({ authorization: 'Bearer e2e-secret' }),
+          },
+        },
+      ],
+    });
+  }, 60_000);
+
+  afterAll(async () => {
+    await fabric?.stop();
+    upstream?.kill('SIGKILL');
+  });
+
+  it('lists and calls its tools through the fabric', async () => {
+    const { client } = await fabric.connect();
+    await fabric.waitForTool(client, 'remote_get-sum');
+    expect(textOf(await sum2(client))).toBe('The sum of 20 and 22 is 42.');
+    expect(fabric.replicas('bridge-service')[0].logs()).not.toContain('e2e-secret');
+  });
+});
+
+const sum2 = (client: Client) => client.callTool({ name: 'remote_get-sum', arguments: { a: 20, b: 22 } });
