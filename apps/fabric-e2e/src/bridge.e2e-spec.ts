@@ -17,6 +17,19 @@ function upstreamTree(bridge: AppProcess): number[] {
   return [...direct, ...direct.flatMap((pid) => childPids(pid))];
 }
 
+/** A client of the fabric whose model and user answer with `marker`. */
+async function answeringClient(url: string, marker: string): Promise<Client> {
+  const client = new Client({ name: marker, version: '1.0.0' }, { capabilities: { sampling: {}, elicitation: {} } });
+  client.setRequestHandler(CreateMessageRequestSchema, (request) => ({
+    model: 'e2e-model',
+    role: 'assistant',
+    content: { type: 'text', text: `${marker} answered: ${JSON.stringify(request.params.messages[0]?.content)}` },
+  }));
+  client.setRequestHandler(ElicitRequestSchema, () => ({ action: 'accept', content: { name: marker, check: true } }));
+  await client.connect(new StreamableHTTPClientTransport(new URL(url)));
+  return client;
+}
+
 const sum = (client: Client, a: number, b: number) =>
   client.callTool({ name: 'everything_get-sum', arguments: { a, b } });
 
@@ -191,6 +204,70 @@ describe('bridge-service: the reference server-everything (stdio), two bridge re
     expect(textOf(await sum(client, 1, 1))).toBe('The sum of 1 and 1 is 2.');
   });
 
+  it('back channel - concurrent sampling calls of two clients each reach their own client, never the other', async () => {
+    const [ada, bob] = await Promise.all([
+      answeringClient(fabric.mcpUrl, 'ada'),
+      answeringClient(fabric.mcpUrl, 'bob'),
+    ]);
+    try {
+      await Promise.all([ada, bob].map((each) => fabric.waitForTool(each, 'everything_trigger-sampling-request')));
+      const ask = (each: Client, n: number) =>
+        each.callTool({ name: 'everything_trigger-sampling-request', arguments: { prompt: `q${n}`, maxTokens: 5 } });
+      const [adaResults, bobResults] = await Promise.all(
+        [ada, bob].map((each) => Promise.all(Array.from({ length: 6 }, (_, n) => ask(each, n)))),
+      );
+      for (const [results, own, other] of [
+        [adaResults, 'ada', 'bob'],
+        [bobResults, 'bob', 'ada'],
+      ] as const) {
+        results.forEach((result, n) => {
+          expect(textOf(result)).toContain(`${own} answered`);
+          expect(textOf(result)).toContain(`q${n}`);
+          expect(textOf(result)).not.toContain(`${other} answered`);
+        });
+      }
+    } finally {
+      await Promise.all([ada.close(), bob.close()]);
+    }
+  });
+
+  it('supervision - when every upstream dies mid-call, a read-only call runs again, a write fails retryable', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let asked!: () => void;
+    const sampling = new Promise<void>((resolve) => (asked = resolve));
+    const writer = await answeringClient(
+      fabric.mcpUrl,
+      'writer',
+      held.then(() => undefined),
+    );
+    writer.setRequestHandler(CreateMessageRequestSchema, async () => {
+      asked();
+      await held;
+      return { model: 'm', role: 'assistant', content: { type: 'text', text: 'late' } };
+    });
+    try {
+      await fabric.waitForTool(writer, 'everything_trigger-sampling-request');
+      let progressed!: () => void;
+      const running = new Promise<void>((resolve) => (progressed = resolve));
+      const readOnly = client.callTool(
+        { name: 'everything_trigger-long-running-operation', arguments: { duration: 2, steps: 4 } },
+        undefined,
+        { onprogress: () => progressed() },
+      );
+      const write = writer.callTool({ name: 'everything_trigger-sampling-request', arguments: { prompt: 'x' } });
+      await Promise.all([running, sampling]);
+      for (const pid of fabric.replicas('bridge-service').flatMap(upstreamTree)) process.kill(pid, 'SIGKILL');
+      const failed = await write;
+      expect(failed.isError).toBe(true);
+      expect(textOf(failed)).toMatch(/stopped while serving the call/);
+      expect(textOf(await readOnly)).toContain('completed');
+    } finally {
+      release();
+      await writer.close();
+    }
+  });
+
   it('stop - a bridge stopped with SIGTERM leaves no upstream process behind', async () => {
     const replicas = fabric.replicas('bridge-service');
     const pids = replicas.flatMap(upstreamTree);
@@ -236,6 +313,40 @@ describe('bridge-service: a crash-looping upstream', () => {
     expect(names.some((name) => name.startsWith('broken_'))).toBe(false);
     expect(names).toContain('testbed_echo');
     expect(childPids(broken.child.pid!).length).toBeLessThanOrEqual(2);
+  });
+});
+
+describe('bridge-service: draining', () => {
+  let fabric: Fabric;
+
+  beforeAll(async () => {
+    fabric = await Fabric.start({
+      services: [
+        { app: 'bridge-service', env: { BRIDGE_NAME: 'everything', BRIDGE_COMMAND: STDIO_COMMAND, BRIDGE_POOL: '1' } },
+      ],
+    });
+  }, 60_000);
+
+  afterAll(() => fabric?.stop());
+
+  it('SIGTERM finishes the call under way, then closes the upstream', async () => {
+    const { client } = await fabric.connect();
+    await fabric.waitForTool(client, 'everything_trigger-long-running-operation');
+    const [bridge] = fabric.replicas('bridge-service');
+    const pids = upstreamTree(bridge);
+    expect(pids.length).toBeGreaterThan(0);
+    let progressed!: () => void;
+    const running = new Promise<void>((resolve) => (progressed = resolve));
+    const call = client.callTool(
+      { name: 'everything_trigger-long-running-operation', arguments: { duration: 2, steps: 4 } },
+      undefined,
+      { onprogress: () => progressed() },
+    );
+    await running;
+    const stopped = bridge.stop('SIGTERM');
+    expect(textOf(await call)).toContain('completed');
+    expect(await stopped).toBe(0);
+    expect(pids.filter(isRunning)).toEqual([]);
   });
 });
 

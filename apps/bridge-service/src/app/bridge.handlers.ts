@@ -114,8 +114,10 @@ export class BridgeHandlers extends DynamicHandlers implements UpstreamCaller, O
   ): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.pool.with(ctx.signal, (connection) =>
-          connection.run(ctx, (options) => request(connection, options)),
+        return await this.pool.with(
+          ctx.signal,
+          (connection) => connection.run(ctx, (options) => request(connection, options)),
+          attempt > 1,
         );
       } catch (error) {
         if (!(error instanceof UpstreamLostError) || !retryable || attempt >= 2 || ctx.signal.aborted) throw error;

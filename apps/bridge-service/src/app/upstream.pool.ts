@@ -7,6 +7,8 @@ interface Waiter {
   resolve: (connection: UpstreamConnection) => void;
   reject: (error: unknown) => void;
   signal: AbortSignal;
+  /** Stays queued while no connection is up (else it fails then, to go to another replica). */
+  waitForUp: boolean;
   onAbort: () => void;
 }
 
@@ -62,9 +64,17 @@ export class UpstreamPool {
     return Promise.race([first, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** Runs `fn` once this call has a connection with room (waiting for one while all are busy). */
-  async with<T>(signal: AbortSignal, fn: (connection: UpstreamConnection) => Promise<T>): Promise<T> {
-    const connection = await this.acquire(signal);
+  /**
+   * Runs `fn` once this call has a connection with room, waiting for one while all are busy. While none is up
+   * it fails at once (not started: the gateway sends the call elsewhere), or with `waitForUp` (a call run again
+   * after its upstream died) waits for a restart, up to the call's signal.
+   */
+  async with<T>(
+    signal: AbortSignal,
+    fn: (connection: UpstreamConnection) => Promise<T>,
+    waitForUp = false,
+  ): Promise<T> {
+    const connection = await this.acquire(signal, waitForUp);
     try {
       return await fn(connection);
     } finally {
@@ -83,16 +93,17 @@ export class UpstreamPool {
     process.removeListener('exit', this.killAll);
   }
 
-  private acquire(signal: AbortSignal): Promise<UpstreamConnection> {
+  private acquire(signal: AbortSignal, waitForUp: boolean): Promise<UpstreamConnection> {
     signal.throwIfAborted();
     const free = this.freeConnection();
     if (free) return Promise.resolve(free);
-    if (this.stopping || this.up.length === 0) return Promise.reject(new NoUpstreamError());
+    if (this.stopping || (this.up.length === 0 && !waitForUp)) return Promise.reject(new NoUpstreamError());
     return new Promise((resolve, reject) => {
       const waiter: Waiter = {
         resolve,
         reject,
         signal,
+        waitForUp,
         onAbort: () => {
           this.waiters.splice(this.waiters.indexOf(waiter), 1);
           reject(signal.reason);
@@ -120,7 +131,12 @@ export class UpstreamPool {
       waiter.resolve(free);
     }
     // Nothing left to wait for: the calls queued here go elsewhere instead of waiting for a restart.
-    if (this.up.length === 0) for (const waiter of this.waiters.splice(0)) waiter.reject(new NoUpstreamError());
+    if (this.up.length > 0) return;
+    for (const waiter of this.waiters.filter((queued) => !queued.waitForUp)) {
+      this.waiters.splice(this.waiters.indexOf(waiter), 1);
+      waiter.signal.removeEventListener('abort', waiter.onAbort);
+      waiter.reject(new NoUpstreamError());
+    }
   }
 
   private async supervise(slot: number): Promise<void> {
