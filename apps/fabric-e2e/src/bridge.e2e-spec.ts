@@ -5,6 +5,7 @@ import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { CreateMessageRequestSchema, ElicitRequestSchema } from '@modelcontextprotocol/sdk/types.js';
 import { Fabric, listAllTools, textOf } from './support/fabric';
+import { metricValue } from './support/metrics';
 import { childPids, isRunning } from './support/process-tree';
 import { AppProcess, ROOT, eventually, freePort } from './support/processes';
 
@@ -236,11 +237,8 @@ describe('bridge-service: the reference server-everything (stdio), two bridge re
     const held = new Promise<void>((resolve) => (release = resolve));
     let asked!: () => void;
     const sampling = new Promise<void>((resolve) => (asked = resolve));
-    const writer = await answeringClient(
-      fabric.mcpUrl,
-      'writer',
-      held.then(() => undefined),
-    );
+    const writer = await answeringClient(fabric.mcpUrl, 'writer');
+    // Its model answers only after the test has killed the upstream: the call is held there until then.
     writer.setRequestHandler(CreateMessageRequestSchema, async () => {
       asked();
       await held;
@@ -366,6 +364,8 @@ describe('bridge-service: a Streamable HTTP upstream', () => {
       'the HTTP upstream listening',
     );
     fabric = await Fabric.start({
+      // The edge cache keeps entries only beside a shared level (as in cache.e2e-spec).
+      env: { REDIS_URL: process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379' },
       services: [
         {
           app: 'bridge-service',
@@ -373,6 +373,7 @@ describe('bridge-service: a Streamable HTTP upstream', () => {
             BRIDGE_NAME: 'remote',
             BRIDGE_URL: `http://127.0.0.1:${port}/mcp`,
             BRIDGE_HEADERS: JSON.stringify({ authorization: 'Bearer e2e-secret' }),
+            BRIDGE_CACHE: JSON.stringify({ 'get-*': { ttlMs: 60_000 } }),
           },
         },
       ],
@@ -389,6 +390,22 @@ describe('bridge-service: a Streamable HTTP upstream', () => {
     await fabric.waitForTool(client, 'remote_get-sum');
     expect(textOf(await sum2(client))).toBe('The sum of 20 and 22 is 42.');
     expect(fabric.replicas('bridge-service')[0].logs()).not.toContain('e2e-secret');
+  });
+
+  it('cache - the operator policy of BRIDGE_CACHE applies: a repeated read-only call is answered by the gateway', async () => {
+    const { client } = await fabric.connect();
+    await fabric.waitForTool(client, 'remote_get-sum');
+    const { tools } = await client.listTools();
+    expect(tools.find((tool) => tool.name === 'remote_get-sum')?.annotations?.readOnlyHint).toBe(true);
+    const [bridge] = fabric.replicas('bridge-service');
+    const served = () =>
+      metricValue(bridge.url, 'fabric_service_calls_total', { operation: 'tools.call', name: 'get-sum' });
+    const before = await served();
+    const first = textOf(await client.callTool({ name: 'remote_get-sum', arguments: { a: 1, b: 2 } }));
+    for (let i = 0; i < 5; i++)
+      expect(textOf(await client.callTool({ name: 'remote_get-sum', arguments: { a: 1, b: 2 } }))).toBe(first);
+    expect(await served()).toBe(before + 1);
+    expect(await metricValue(fabric.gateway.url, 'fabric_cache_hits_total')).toBeGreaterThanOrEqual(5);
   });
 });
 
