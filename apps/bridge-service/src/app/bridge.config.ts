@@ -1,12 +1,11 @@
 import { z } from 'zod';
 import { CachePolicySchema, ScopesSchema, SERVICE_NAME_PATTERN } from '@fabric/contracts';
-import { intEnv, loadConfig } from '@fabric/platform-config';
+import { ConfigError, intEnv, loadConfig } from '@fabric/platform-config';
 
-/** Raised at start-up for a `BRIDGE_*` setting that cannot be used. */
-export class BridgeConfigError extends Error {
+/** Raised at start-up for a `BRIDGE_*` setting that cannot be used: a configuration error, told in one line. */
+export class BridgeConfigError extends ConfigError {
   constructor(message: string) {
-    super(message);
-    this.name = 'BridgeConfigError';
+    super(`Invalid configuration:\n  ${message}`, [message]);
   }
 }
 

@@ -2,6 +2,8 @@ import { detachedCallContext } from './call.channel';
 import { dispatchCall } from './call.dispatcher';
 import { CachePolicyError } from './cache.declarations';
 import { DynamicHandlers, type DynamicDeclarations } from './dynamic.handlers';
+import type { DiscoveryService } from '@nestjs/core';
+import { HandlerRegistry } from './handler.registry';
 import { HandlerTable } from './handler.table';
 
 const identity = { service: 'bridged', version: '1.0.0' };
@@ -104,5 +106,47 @@ describe('dynamic handlers', () => {
     const after = new HandlerTable(identity, [], [provider.declarations()]).manifest.revision;
     expect(changes).toBe(1);
     expect(after).not.toEqual(before);
+  });
+});
+
+describe('HandlerRegistry with a DynamicHandlers provider', () => {
+  class Provider extends DynamicHandlers {
+    current: DynamicDeclarations = { tools: declarations.tools };
+    declarations() {
+      return this.current;
+    }
+    replace(next: DynamicDeclarations) {
+      this.current = next;
+      this.changed();
+    }
+  }
+
+  function registryOf(provider: Provider) {
+    // The registry finds providers through Nest's discovery; here the one provider is all there is.
+    const discovery = { getProviders: () => [{ instance: provider }] } as unknown as DiscoveryService;
+    const registry = new HandlerRegistry(discovery, identity);
+    registry.onModuleInit();
+    return registry;
+  }
+
+  it('rebuilds the table and tells its listeners when the provider changes, only for a new revision', () => {
+    const provider = new Provider();
+    const registry = registryOf(provider);
+    expect([...registry.table.tools.keys()]).toEqual(['echo']);
+    const seen: string[] = [];
+    registry.onChange((table) => seen.push(table.manifest.revision ?? ''));
+    provider.replace({ tools: declarations.tools });
+    expect(seen).toEqual([]);
+    provider.replace(declarations);
+    expect(seen).toEqual([registry.table.manifest.revision]);
+    expect(registry.table.prompts.has('greet')).toBe(true);
+  });
+
+  it('keeps the previous table when the provider changes to something invalid', () => {
+    const provider = new Provider();
+    const registry = registryOf(provider);
+    const before = registry.table;
+    provider.replace({ tools: [declarations.tools![0], declarations.tools![0]] });
+    expect(registry.table).toBe(before);
   });
 });
