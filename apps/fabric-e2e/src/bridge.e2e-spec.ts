@@ -198,7 +198,8 @@ describe('bridge-service: the reference server-everything (stdio), two bridge re
       15_000,
       'two upstream processes',
     );
-    process.kill(hung, 'SIGSTOP');
+    // The whole group (the upstream under the shell that leads it) stops: it answers no ping.
+    process.kill(-hung, 'SIGSTOP');
     await eventually(
       () => !isRunning(hung) && childPids(replica.child.pid!).length === 2,
       20_000,
@@ -347,6 +348,32 @@ describe('bridge-service: draining', () => {
     expect(textOf(await call)).toContain('completed');
     expect(await stopped).toBe(0);
     expect(pids.filter(isRunning)).toEqual([]);
+  });
+
+  it('a SIGKILLed bridge takes its upstreams with it, even what they started that ignores stdin', async () => {
+    const bridge = await fabric.startService('bridge-service', {
+      BRIDGE_NAME: 'lifeline',
+      BRIDGE_COMMAND: `sh -c "sleep 300 & exec ${process.execPath} ${EVERYTHING} stdio"`,
+    });
+    // Each upstream leads a process group of its own (its `sleep` in it): signal 0 to it says whether any of it runs.
+    const groupAlive = (pid: number) => {
+      try {
+        process.kill(-pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const groups = await eventually(
+      () => {
+        const pids = childPids(bridge.child.pid!);
+        return pids.length === 2 && pids.every(groupAlive) && pids;
+      },
+      15_000,
+      'two upstream groups',
+    );
+    await bridge.stop('SIGKILL');
+    await eventually(() => groups.every((pid) => !groupAlive(pid)), 10_000, 'every upstream group gone');
   });
 });
 

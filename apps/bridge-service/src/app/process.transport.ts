@@ -15,8 +15,24 @@ export interface ProcessTransportOptions {
 }
 
 /**
+ * Runs `"$@"` (the server) on the shell's stdin/stdout, and a watcher of fd 3, the bridge's end of which only
+ * the bridge holds: when the bridge dies, even by SIGKILL, the watcher sees EOF and kills the whole group
+ * (`-$$`: the shell leads it), so no server outlives its bridge. The shell exits when the server does.
+ */
+const LIFELINE = [
+  'exec 4<&0',
+  '"$@" <&4 4<&- 3<&- &',
+  'server=$!',
+  'exec 4<&-',
+  '{ cat <&3 >/dev/null 2>&1; kill -KILL -$$; } &',
+  'exec 3<&-',
+  'wait "$server"',
+].join('\n');
+
+/**
  * MCP over a child's stdin/stdout, like the SDK's `StdioClientTransport`, but the child leads a process
- * group of its own: stopping it signals the whole group, so nothing it started outlives it.
+ * group of its own: stopping it signals the whole group, so nothing it started outlives it; and a lifeline
+ * (see `LIFELINE`) ends the group when the bridge itself dies without stopping it.
  */
 export class ProcessTransport implements Transport {
   onclose?: () => void;
@@ -30,7 +46,7 @@ export class ProcessTransport implements Transport {
 
   constructor(private readonly options: ProcessTransportOptions) {}
 
-  /** The child's pid once started. */
+  /** The pid of the upstream's shell, leader of its process group, once started. */
   get pid(): number | undefined {
     return this.child?.pid;
   }
@@ -38,13 +54,14 @@ export class ProcessTransport implements Transport {
   start(): Promise<void> {
     return new Promise((resolve, reject) => {
       const { command, args, env, cwd } = this.options;
-      const child = spawn(command, args, {
+      // Detached: the shell leads a new process group (its `kill -$$` could otherwise reach the bridge's).
+      const child = spawn('/bin/sh', ['-c', LIFELINE, 'mcp-upstream', command, ...args], {
         cwd,
         env: { ...getDefaultEnvironment(), ...env },
-        stdio: ['pipe', 'pipe', 'pipe'],
+        stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
         detached: true,
         windowsHide: true,
-      });
+      }) as ChildProcessWithoutNullStreams;
       this.child = child;
       this.exited = new Promise((done) => child.once('exit', () => done()));
       child.once('error', (error) => {
