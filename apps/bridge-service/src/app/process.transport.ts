@@ -43,6 +43,7 @@ export class ProcessTransport implements Transport {
   private readonly buffer = new ReadBuffer();
   private exited?: Promise<void>;
   private stderrTail = '';
+  private reaped = false;
 
   constructor(private readonly options: ProcessTransportOptions) {}
 
@@ -70,8 +71,10 @@ export class ProcessTransport implements Transport {
       });
       child.once('spawn', () => resolve());
       child.once('exit', () => {
-        // Anything the server started in its group goes with it.
+        // Anything the server started in its group goes with it; then the group id is never signalled again
+        // (the number may be reused by an unrelated group).
         this.signalGroup('SIGKILL');
+        this.reaped = true;
         this.onclose?.();
       });
       child.stdout.on('data', (chunk: Buffer) => {
@@ -128,7 +131,7 @@ export class ProcessTransport implements Transport {
 
   private signalGroup(signal: NodeJS.Signals): void {
     const pid = this.child?.pid;
-    if (pid === undefined) return;
+    if (pid === undefined || this.reaped) return;
     try {
       process.kill(-pid, signal);
     } catch {
