@@ -89,7 +89,10 @@ const services = readdirSync(path.join(root, 'apps'))
   .filter((dir) => dir.endsWith('-service'))
   .filter((dir) => {
     const project = JSON.parse(readFileSync(path.join(root, 'apps', dir, 'project.json'), 'utf8'));
-    return !(project.tags ?? []).includes('role:fixture');
+    const tags = project.tags ?? [];
+    // A bridge serves the MCP server its BRIDGE_* settings name: with none, there is nothing to bridge.
+    if (tags.includes('role:bridge')) return Boolean(process.env.BRIDGE_NAME);
+    return !tags.includes('role:fixture');
   })
   .sort();
 

@@ -19,6 +19,8 @@ export type { ServiceIdentity } from './lib/manifest.builder';
 export { ServiceKitModule } from './lib/service-kit.module';
 export { FabricServer } from './lib/fabric.server';
 export { HandlerTable, DuplicateHandlerError } from './lib/handler.table';
+export { DynamicHandlers } from './lib/dynamic.handlers';
+export type { DynamicDeclarations, DynamicTool, DynamicPrompt } from './lib/dynamic.handlers';
 export { serviceEnvSchema } from './lib/kit.config';
 export type { ServiceEnv } from './lib/kit.config';
 export { ServiceCache } from './lib/service.cache';

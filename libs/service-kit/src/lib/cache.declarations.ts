@@ -36,7 +36,9 @@ export function checkCacheDeclarations(declarations: Pick<Declarations, 'tools' 
           `annotations: { readOnlyHint: true } may be cached (a cached call would skip the write)`,
       );
     }
-    const argumentNames = Object.keys(tool.input.shape);
+    const argumentNames = tool.jsonSchemas
+      ? Object.keys((tool.jsonSchemas.input['properties'] as object | undefined) ?? {})
+      : Object.keys(tool.input.shape);
     const unknown = [...(tool.cache.key ?? []), ...placeholdersOf(tool.cache.tags)].filter(
       (name) => !argumentNames.includes(name),
     );

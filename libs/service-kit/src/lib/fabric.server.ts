@@ -122,6 +122,8 @@ export class FabricServer extends Server implements CustomTransportStrategy, Bef
       }),
     ];
     this.nats.publishJson(this.subjects.announce, this.announcement());
+    // Run-time handlers changed (DynamicHandlers): the new revision goes out now, not at the next beat.
+    this.registry.onChange(() => this.announce());
     this.heartbeat = setInterval(() => this.announce(), this.env.HEARTBEAT_MS);
     this.heartbeat.unref();
     this.readinessMonitor.start();

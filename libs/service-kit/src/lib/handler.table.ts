@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import type { z } from 'zod';
-import type { ServiceManifest } from '@fabric/contracts';
+import { z } from 'zod';
+import type { JsonSchema, PromptArgument, ServiceManifest } from '@fabric/contracts';
 import {
   MCP_HANDLER,
   type CompletionHandler,
@@ -15,7 +15,16 @@ import {
   type ToolHandler,
   type ToolOptions,
 } from './decorators';
+import type { DynamicDeclarations } from './dynamic.handlers';
 import { buildManifest, type Declarations, type ServiceIdentity } from './manifest.builder';
+
+/** A tool as the table holds it: declared with zod, or at run time with raw JSON Schemas published as they are. */
+export type TableToolOptions = ToolOptions & { jsonSchemas?: { input: JsonSchema; output?: JsonSchema } };
+/** A prompt as the table holds it: its arguments from zod, or given as MCP prompt arguments at run time. */
+export type TablePromptOptions = PromptOptions & { argumentList?: PromptArgument[] };
+
+// Run-time handlers get their arguments as sent: the gateway has validated them against the JSON Schema.
+const ANY_ARGUMENTS = z.looseObject({});
 
 export interface Registered<O, H> {
   options: O;
@@ -37,16 +46,17 @@ export const completionKey = (target: CompletionTarget) =>
 
 /** Every handler a service declared, by name, and the manifest that describes them. */
 export class HandlerTable {
-  readonly tools = new Map<string, Registered<ToolOptions, ToolHandler>>();
+  readonly tools = new Map<string, Registered<TableToolOptions, ToolHandler>>();
   readonly resources = new Map<string, Registered<ResourceOptions, ResourceHandler>>();
   readonly resourceTemplates = new Map<string, Registered<ResourceTemplateOptions, ResourceTemplateHandler>>();
-  readonly prompts = new Map<string, Registered<PromptOptions, PromptHandler>>();
+  readonly prompts = new Map<string, Registered<TablePromptOptions, PromptHandler>>();
   readonly completions = new Map<string, Registered<CompletionTarget, CompletionHandler>>();
   readonly manifest: ServiceManifest;
 
-  /** Collects the decorated methods of `instances` (provider objects). */
-  constructor(identity: ServiceIdentity, instances: object[]) {
+  /** Collects the decorated methods of `instances` (provider objects), then the run-time `dynamic` handlers. */
+  constructor(identity: ServiceIdentity, instances: object[], dynamic: DynamicDeclarations[] = []) {
     for (const instance of instances) this.collect(instance);
+    for (const declarations of dynamic) this.addDynamic(declarations);
     const declarations: Declarations = {
       tools: [...this.tools.values()].map((entry) => entry.options),
       resources: [...this.resources.values()].map((entry) => entry.options),
@@ -73,6 +83,23 @@ export class HandlerTable {
       if (typeof method !== 'function') continue;
       this.add(declaration, method.bind(instance));
     }
+  }
+
+  private addDynamic(declarations: DynamicDeclarations): void {
+    for (const { handler, inputSchema, outputSchema, ...tool } of declarations.tools ?? []) {
+      const jsonSchemas = { input: inputSchema, ...(outputSchema ? { output: outputSchema } : {}) };
+      this.add({ kind: 'tool', options: { ...tool, input: ANY_ARGUMENTS, jsonSchemas } as TableToolOptions }, handler);
+    }
+    for (const { handler, ...resource } of declarations.resources ?? [])
+      this.add({ kind: 'resource', options: resource }, handler);
+    for (const { handler, ...template } of declarations.resourceTemplates ?? [])
+      this.add({ kind: 'resourceTemplate', options: template }, handler);
+    for (const { handler, arguments: argumentList, ...prompt } of declarations.prompts ?? []) {
+      const options: TablePromptOptions = { ...prompt, arguments: ANY_ARGUMENTS, argumentList: argumentList ?? [] };
+      this.add({ kind: 'prompt', options }, handler);
+    }
+    for (const { target, handler } of declarations.completions ?? [])
+      this.add({ kind: 'completion', options: target }, handler);
   }
 
   private add(declaration: HandlerDeclaration, handler: (...args: never[]) => unknown): void {

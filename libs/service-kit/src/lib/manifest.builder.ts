@@ -7,13 +7,8 @@ import {
   type ServiceManifest,
   type ServiceManifestInput,
 } from '@fabric/contracts';
-import type {
-  CompletionTarget,
-  PromptOptions,
-  ResourceOptions,
-  ResourceTemplateOptions,
-  ToolOptions,
-} from './decorators';
+import type { CompletionTarget, ResourceOptions, ResourceTemplateOptions } from './decorators';
+import type { TablePromptOptions, TableToolOptions } from './handler.table';
 import { checkCacheDeclarations } from './cache.declarations';
 
 /** Identity of a service, given to `bootstrapService`. */
@@ -26,10 +21,10 @@ export interface ServiceIdentity {
 }
 
 export interface Declarations {
-  tools: ToolOptions[];
+  tools: TableToolOptions[];
   resources: ResourceOptions[];
   resourceTemplates: ResourceTemplateOptions[];
-  prompts: PromptOptions[];
+  prompts: TablePromptOptions[];
   completions: CompletionTarget[];
 }
 
@@ -77,10 +72,14 @@ export function buildManifest(identity: ServiceIdentity, declarations: Declarati
     name: tool.name,
     ...(tool.title ? { title: tool.title } : {}),
     description: tool.description,
-    inputSchema: toJsonSchema(tool.input, 'input'),
+    inputSchema: tool.jsonSchemas?.input ?? toJsonSchema(tool.input, 'input'),
     // Clients compile output schemas on tools/list, some (the MCP Inspector) with a draft-07 Ajv that cannot
     // resolve the 2020-12 `$schema` URI and then skips checking results; input schemas keep it (SEP-1613).
-    ...(tool.output ? { outputSchema: withoutDialect(toJsonSchema(tool.output, 'output')) } : {}),
+    ...(tool.jsonSchemas?.output
+      ? { outputSchema: tool.jsonSchemas.output }
+      : tool.output
+        ? { outputSchema: withoutDialect(toJsonSchema(tool.output, 'output')) }
+        : {}),
     ...(tool.annotations ? { annotations: tool.annotations } : {}),
     ...(tool.icons ? { icons: tool.icons } : {}),
     ...(tool.timeoutMs ? { timeoutMs: tool.timeoutMs } : {}),
@@ -95,11 +94,13 @@ export function buildManifest(identity: ServiceIdentity, declarations: Declarati
       ...completable('resourceTemplate', template.name),
     }),
   );
-  const prompts: ServiceManifestInput['prompts'] = declarations.prompts.map(({ arguments: args, ...prompt }) => ({
-    ...prompt,
-    arguments: toPromptArguments(args),
-    ...completable('prompt', prompt.name),
-  }));
+  const prompts: ServiceManifestInput['prompts'] = declarations.prompts.map(
+    ({ arguments: args, argumentList, ...prompt }) => ({
+      ...prompt,
+      arguments: argumentList ?? toPromptArguments(args),
+      ...completable('prompt', prompt.name),
+    }),
+  );
 
   const manifest = ServiceManifestSchema.parse({ ...identity, tools, resources, resourceTemplates, prompts });
   return { ...manifest, revision: revisionOf(manifest) };
