@@ -11,6 +11,7 @@ import { AppProcess, ROOT, eventually, freePort } from './support/processes';
 
 const EVERYTHING = path.join(ROOT, 'node_modules/@modelcontextprotocol/server-everything/dist/index.js');
 const STDIO_COMMAND = `${process.execPath} ${EVERYTHING} stdio`;
+const CHANGING = path.join(ROOT, 'apps/fabric-e2e/src/support/fixtures/changing-upstream.mjs');
 
 /** Upstream processes of a bridge replica: its children, and theirs (a server may start helpers). */
 function upstreamTree(bridge: AppProcess): number[] {
@@ -439,3 +440,36 @@ describe('bridge-service: a Streamable HTTP upstream', () => {
 });
 
 const sum2 = (client: Client) => client.callTool({ name: 'remote_get-sum', arguments: { a: 20, b: 22 } });
+
+describe('bridge-service: two bridges side by side, one whose upstream changes its tools', () => {
+  let fabric: Fabric;
+  let client: Client;
+
+  beforeAll(async () => {
+    fabric = await Fabric.start({
+      services: [
+        { app: 'bridge-service', env: { BRIDGE_NAME: 'everything', BRIDGE_COMMAND: STDIO_COMMAND } },
+        // One process: the tool it adds exists in that process only.
+        { app: 'bridge-service', env: { BRIDGE_NAME: 'changing', BRIDGE_COMMAND: `${process.execPath} ${CHANGING}` } },
+      ],
+    });
+    ({ client } = await fabric.connect());
+  });
+
+  afterAll(async () => {
+    await fabric?.stop();
+  });
+
+  it('list_changed - a tool the upstream adds appears in the catalog and answers, beside the other bridge', async () => {
+    await fabric.waitForTool(client, 'changing_add_tool');
+    await fabric.waitForTool(client, 'everything_echo');
+    const added = await client.callTool({ name: 'changing_add_tool', arguments: {} });
+    expect(textOf(added)).toBe('added_1');
+    await eventually(async () => (await listAllTools(client)).includes('changing_added_1'), 10_000, 'added_1');
+    expect(textOf(await client.callTool({ name: 'changing_added_1', arguments: {} }))).toBe('added_1 answered');
+    // The other bridge's tools stay as they were.
+    expect(textOf(await client.callTool({ name: 'everything_echo', arguments: { message: 'still here' } }))).toContain(
+      'still here',
+    );
+  });
+});
