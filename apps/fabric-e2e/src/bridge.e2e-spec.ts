@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -448,7 +449,10 @@ describe('bridge-service: two bridges side by side, one whose upstream changes i
   beforeAll(async () => {
     fabric = await Fabric.start({
       services: [
-        { app: 'bridge-service', env: { BRIDGE_NAME: 'everything', BRIDGE_COMMAND: STDIO_COMMAND } },
+        {
+          app: 'bridge-service',
+          env: { BRIDGE_NAME: 'everything', BRIDGE_COMMAND: STDIO_COMMAND, BRIDGE_ENV_GREETING: 'hello upstream' },
+        },
         // One process: the tool it adds exists in that process only.
         { app: 'bridge-service', env: { BRIDGE_NAME: 'changing', BRIDGE_COMMAND: `${process.execPath} ${CHANGING}` } },
       ],
@@ -471,5 +475,19 @@ describe('bridge-service: two bridges side by side, one whose upstream changes i
     expect(textOf(await client.callTool({ name: 'everything_echo', arguments: { message: 'still here' } }))).toContain(
       'still here',
     );
+  });
+
+  it('environment - the upstream gets BRIDGE_ENV_* without the prefix, none of the fabric settings, a directory of its own', async () => {
+    await fabric.waitForTool(client, 'everything_get-env');
+    const env = JSON.parse(textOf(await client.callTool({ name: 'everything_get-env', arguments: {} })));
+    expect(env['GREETING']).toBe('hello upstream');
+    expect(env['NATS_URL']).toBeUndefined();
+    expect(env['FABRIC_NAMESPACE']).toBeUndefined();
+    expect(env['BRIDGE_NAME']).toBeUndefined();
+    const bridge = fabric.processes.find((process) => process.app === 'bridge-service')!;
+    const [upstream] = childPids(bridge.child.pid!)
+      .flatMap((pid) => [pid, ...childPids(pid)])
+      .filter((pid) => readlinkSync(`/proc/${pid}/cwd`).includes('mcp-bridge-'));
+    expect(upstream).toBeDefined();
   });
 });
