@@ -122,6 +122,7 @@ describe('CallChannel', () => {
         type: 'request',
         method: 'sampling/createMessage',
         params: question,
+        deadline: expect.any(Number),
       });
       expect(nats.sent[0].options.timeoutMs).toBeGreaterThan(4_000);
       expect(nats.sent[0].options.timeoutMs).toBeLessThanOrEqual(5_000);
@@ -135,7 +136,19 @@ describe('CallChannel', () => {
         requestedSchema: { type: 'object' as const, properties: { name: { type: 'string' as const } } },
       };
       await expect(channel.elicit(request)).resolves.toEqual({ action: 'decline' });
-      expect(nats.sent[0].value).toEqual({ type: 'request', method: 'elicitation/create', params: request });
+      expect(nats.sent[0].value).toEqual({
+        type: 'request',
+        method: 'elicitation/create',
+        params: request,
+        deadline: expect.any(Number),
+      });
+    });
+
+    it('names the request with the key the handler gives it', async () => {
+      const { nats, channel } = open();
+      nats.answer = () => reply({ ok: true, result: { action: 'cancel' } });
+      await channel.elicit({ message: 'Sure?', requestedSchema: { type: 'object', properties: {} } }, { key: 'sure' });
+      expect(nats.sent[0].value).toMatchObject({ key: 'sure' });
     });
 
     it('rejects with the FabricError of an error reply', async () => {
