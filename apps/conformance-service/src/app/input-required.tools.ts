@@ -51,7 +51,10 @@ export class InputRequiredTools {
   })
   async sampling(_args: object, ctx: CallContext): Promise<string> {
     const answer = await ctx.sample(
-      { messages: [{ role: 'user', content: { type: 'text', text: 'What is the capital of France?' } }], maxTokens: 100 },
+      {
+        messages: [{ role: 'user', content: { type: 'text', text: 'What is the capital of France?' } }],
+        maxTokens: 100,
+      },
       { key: 'capital_question' },
     );
     return `LLM response: ${samplingText(answer)}`;

@@ -201,7 +201,10 @@ export class InputRequired implements OnApplicationBootstrap {
     if (!next) {
       res.writeHead(200, { 'Content-Type': 'application/json' }).end(
         JSON.stringify(
-          rpcErrorResponse(request.id, { code: RPC.InternalError, message: 'The call did not go on before its deadline' }),
+          rpcErrorResponse(request.id, {
+            code: RPC.InternalError,
+            message: 'The call did not go on before its deadline',
+          }),
         ),
       );
       return;
@@ -213,7 +216,9 @@ export class InputRequired implements OnApplicationBootstrap {
           .end(this.answerJson(request, principal, state.call, next.asks));
         return;
       case 'result':
-        res.writeHead(200, { 'Content-Type': 'application/json' }).end(successJsonWith(request.id, next.result, fields));
+        res
+          .writeHead(200, { 'Content-Type': 'application/json' })
+          .end(successJsonWith(request.id, next.result, fields));
         return;
       case 'error':
         res
@@ -246,22 +251,22 @@ export class InputRequired implements OnApplicationBootstrap {
 
   /** The first sequel the call publishes within `timeoutMs` (undefined past it, or once cancelled). */
   private nextOf(callId: string, timeoutMs: number): { promise: Promise<CallSequel | undefined>; cancel(): void } {
-    let subscription: Subscription | undefined;
-    let timer: NodeJS.Timeout | undefined;
-    let settle: (sequel: CallSequel | undefined) => void = () => undefined;
-    const promise = new Promise<CallSequel | undefined>((resolve) => {
-      settle = (sequel) => {
-        subscription?.unsubscribe();
-        clearTimeout(timer);
-        resolve(sequel);
-      };
-    });
-    subscription = this.nats.subscribe(this.subjects.inputRequired(callId), (msg) => {
+    let resolve: (sequel: CallSequel | undefined) => void = () => undefined;
+    const promise = new Promise<CallSequel | undefined>((done) => (resolve = done));
+    const subscription: Subscription = this.nats.subscribe(this.subjects.inputRequired(callId), (msg) => {
       const sequel = CallSequelSchema.safeParse(tryDecodeJson(msg.data));
       if (sequel.success) settle(sequel.data);
     });
-    timer = setTimeout(() => settle(undefined), Math.max(0, timeoutMs));
+    const timer = setTimeout(() => settle(undefined), Math.max(0, timeoutMs));
     timer.unref();
+    let settled = false;
+    function settle(sequel: CallSequel | undefined): void {
+      if (settled) return;
+      settled = true;
+      subscription.unsubscribe();
+      clearTimeout(timer);
+      resolve(sequel);
+    }
     return { promise, cancel: () => settle(undefined) };
   }
 

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { gatewayEnvSchema } from '../../gateway.config';
 import { InvalidRequestStateError, RequestStateSeal, requestStateKey, type RequestState } from './request-state';
 
 const NOW = 1_800_000_000_000;
@@ -80,5 +81,13 @@ describe('requestStateKey', () => {
     expect(requestStateKey(key.toString('base64url'))).toEqual(key);
     expect(requestStateKey('secret')).toBeUndefined();
     expect(requestStateKey(randomBytes(16).toString('hex'))).toBeUndefined();
+  });
+});
+
+describe('REQUEST_STATE_KEY', () => {
+  it('is refused at start-up unless it is a 32-byte key', () => {
+    expect(gatewayEnvSchema.safeParse({ REQUEST_STATE_KEY: 'changeme' }).success).toBe(false);
+    expect(gatewayEnvSchema.safeParse({ REQUEST_STATE_KEY: randomBytes(32).toString('base64') }).success).toBe(true);
+    expect(gatewayEnvSchema.safeParse({}).success).toBe(true);
   });
 });

@@ -21,10 +21,7 @@ export interface RequestState {
 
 const RequestStateSchema = z.object({
   call: z.string().min(1),
-  pending: z.record(
-    z.string(),
-    z.object({ method: z.enum(CLIENT_REQUEST_METHODS), replyTo: z.string().min(1) }),
-  ),
+  pending: z.record(z.string(), z.object({ method: z.enum(CLIENT_REQUEST_METHODS), replyTo: z.string().min(1) })),
   principal: z.string(),
   method: z.string(),
   name: z.string(),
