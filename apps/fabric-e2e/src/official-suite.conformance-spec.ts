@@ -12,12 +12,10 @@ const ACTIVE_SCENARIOS = 30;
  */
 const REQUIRED_SCENARIOS = { '2026-07-28': 50, '2025-11-25': 33 } as const;
 /**
- * Checks the gateway does not pass yet, each for a reason named here: a service cannot ask its client for
- * `roots/list` (the service contract carries sampling and elicitation only), which the list-roots scenario
- * and the multiple-inputs one (elicitation, sampling and roots at once) need. Remove entries as they pass;
- * anything else failing fails the run.
+ * Checks the gateway does not pass yet, each for a reason named here (none today). Remove entries as they
+ * pass; anything else failing fails the run.
  */
-const NOT_YET_SERVED = new Set(['sep-2322-list-roots-incomplete', 'sep-2322-multiple-inputs-incomplete']);
+const NOT_YET_SERVED = new Set<string>();
 /** The suite's own hard limit; a fresh machine first downloads Node 22 through npx. */
 const SUITE_TIMEOUT_MS = 200_000;
 

@@ -95,7 +95,7 @@ export const CallEventSchema = z.discriminatedUnion('type', [
 export type CallEvent = z.infer<typeof CallEventSchema>;
 
 /** Requests a running call may send to its client. */
-export const CLIENT_REQUEST_METHODS = ['sampling/createMessage', 'elicitation/create'] as const;
+export const CLIENT_REQUEST_METHODS = ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const;
 
 /**
  * A request of a running call to its client, sent with request/reply on `CallRequest.events`. The reply

@@ -27,7 +27,7 @@ function field(answer: ElicitationResult, name: string): string {
 
 /**
  * The fixtures of the suite's input-required (MRTR, SEP-2322) scenarios. The handlers just ask with
- * `ctx.elicit`/`ctx.sample`, naming each request with the key the suite expects: the gateway turns them into
+ * `ctx.elicit`/`ctx.sample`/`ctx.roots`, naming each request with the key the suite expects: the gateway turns them into
  * input-required results on 2026-07-28 and pushes them on a 2025-11-25 session.
  */
 @Injectable()
@@ -58,6 +58,35 @@ export class InputRequiredTools {
       { key: 'capital_question' },
     );
     return `LLM response: ${samplingText(answer)}`;
+  }
+
+  @McpTool({
+    name: 'test_input_required_result_list_roots',
+    description: 'Asks the client for its roots and names them',
+    input: NO_ARGUMENTS,
+    timeoutMs: ASK_TIMEOUT_MS,
+  })
+  async listRoots(_args: object, ctx: CallContext): Promise<string> {
+    const { roots } = await ctx.roots({ key: 'client_roots' });
+    return `Roots: ${roots.map((root) => root.uri).join(', ')}`;
+  }
+
+  @McpTool({
+    name: 'test_input_required_result_multiple_inputs',
+    description: 'Asks the user, the model and the client at once: one input-required result carries all three',
+    input: NO_ARGUMENTS,
+    timeoutMs: ASK_TIMEOUT_MS,
+  })
+  async multipleInputs(_args: object, ctx: CallContext): Promise<string> {
+    const [name, greeting, { roots }] = await Promise.all([
+      ctx.elicit(askFor('What is your name?', 'name'), { key: 'user_name' }),
+      ctx.sample(
+        { messages: [{ role: 'user', content: { type: 'text', text: 'Generate a greeting' } }], maxTokens: 50 },
+        { key: 'greeting' },
+      ),
+      ctx.roots({ key: 'client_roots' }),
+    ]);
+    return `${samplingText(greeting)} ${field(name, 'name')} (${roots.length} roots)`;
   }
 
   @McpTool({

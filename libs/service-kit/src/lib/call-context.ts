@@ -3,6 +3,7 @@ import type {
   ElicitationResult,
   LogLevel,
   Principal,
+  RootsResult,
   SamplingRequest,
   SamplingResult,
 } from '@fabric/contracts';
@@ -48,6 +49,8 @@ export interface CallContext {
   sample(request: SamplingRequest, options?: AskOptions): Promise<SamplingResult>;
   /** Asks the user (`elicitation/create`) and waits for the answer; fails when the client cannot elicit. */
   elicit(request: ElicitationRequest, options?: AskOptions): Promise<ElicitationResult>;
+  /** Asks the client for its roots (`roots/list`); fails when the client does not offer them. */
+  roots(options?: AskOptions): Promise<RootsResult>;
   /**
    * The service's cache: `getOrSet` for the handler's own expensive reads, `invalidate({ tags, keys })`
    * after a write (before returning, so that the reply is sent once no replica serves the old value).

@@ -144,6 +144,13 @@ describe('CallChannel', () => {
       });
     });
 
+    it('sends roots/list for roots', async () => {
+      const { nats, channel } = open();
+      nats.answer = () => reply({ ok: true, result: { roots: [{ uri: 'file:///work' }] } });
+      await expect(channel.roots()).resolves.toEqual({ roots: [{ uri: 'file:///work' }] });
+      expect(nats.sent[0].value).toMatchObject({ type: 'request', method: 'roots/list', params: {} });
+    });
+
     it('names the request with the key the handler gives it', async () => {
       const { nats, channel } = open();
       nats.answer = () => reply({ ok: true, result: { action: 'cancel' } });

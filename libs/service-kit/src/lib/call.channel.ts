@@ -11,6 +11,7 @@ import {
   type ElicitationRequest,
   type ElicitationResult,
   type LogLevel,
+  type RootsResult,
   type SamplingRequest,
   type SamplingResult,
 } from '@fabric/contracts';
@@ -36,7 +37,7 @@ export type ChannelRequest = Pick<CallRequest, 'events' | 'progressToken' | 'log
  * client requests use request/reply there. The methods are arrow-function properties so that they can be
  * handed around unbound.
  */
-export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'sample' | 'elicit'> {
+export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'sample' | 'elicit' | 'roots'> {
   private closed = false;
 
   constructor(
@@ -61,6 +62,9 @@ export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'samp
 
   readonly elicit = (request: ElicitationRequest, options?: AskOptions): Promise<ElicitationResult> =>
     this.ask('elicitation/create', request, options) as Promise<ElicitationResult>;
+
+  readonly roots = (options?: AskOptions): Promise<RootsResult> =>
+    this.ask('roots/list', {}, options) as Promise<RootsResult>;
 
   /** Ends the channel when the call's reply goes out: MCP allows no notification or request after the response. */
   close(): void {
@@ -144,6 +148,7 @@ export function callContext(
     log: channel.log,
     sample: channel.sample,
     elicit: channel.elicit,
+    roots: channel.roots,
     cache,
   };
 }
@@ -170,7 +175,7 @@ export function detachedCallContext(
 ): CallContext {
   const signal = fields.signal ?? new AbortController().signal;
   const deadline = fields.deadline ?? Date.now() + 60_000;
-  const { progress, log, sample, elicit } = new CallChannel({ deadline }, NO_NATS, signal);
+  const { progress, log, sample, elicit, roots } = new CallChannel({ deadline }, NO_NATS, signal);
   return {
     callId: 'detached',
     cache: NO_CACHE,
@@ -182,5 +187,6 @@ export function detachedCallContext(
     log,
     sample,
     elicit,
+    roots,
   };
 }

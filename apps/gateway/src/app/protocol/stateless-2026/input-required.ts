@@ -5,6 +5,7 @@ import {
   CreateMessageResultSchema,
   CreateMessageResultWithToolsSchema,
   ElicitResultSchema,
+  ListRootsResultSchema,
 } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import {
@@ -79,6 +80,7 @@ function isObject(value: unknown): value is Json {
 /** Whether a client's answer is a valid result of the request it answers. */
 function validAnswer(method: PendingAsk['method'], answer: unknown): boolean {
   if (method === 'elicitation/create') return ElicitResultSchema.safeParse(answer).success;
+  if (method === 'roots/list') return ListRootsResultSchema.safeParse(answer).success;
   return (
     CreateMessageResultSchema.safeParse(answer).success || CreateMessageResultWithToolsSchema.safeParse(answer).success
   );

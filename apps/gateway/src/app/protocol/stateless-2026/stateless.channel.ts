@@ -17,6 +17,7 @@ export const GATHER_MS = 5;
 const KEY_PREFIX: Record<ClientRequest['method'], string> = {
   'sampling/createMessage': 'sampling',
   'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
 };
 
 /** Writes a notification on the stream of the request being served (opening it on the first). */
@@ -26,6 +27,7 @@ export type Notify = (message: { jsonrpc: '2.0'; method: string; params: Record<
 const CAPABILITY_OF: Record<ClientRequest['method'], string> = {
   'sampling/createMessage': 'sampling',
   'elicitation/create': 'elicitation',
+  'roots/list': 'roots',
 };
 
 /** A request to the client that needs a capability the client did not declare in its `_meta`. */
