@@ -71,7 +71,7 @@ describe('InputRequired', () => {
 
   /** A handler waiting for its answer on a subject of its own; resolves with the CallReply it gets. */
   function waitingHandler(): { ask: PendingAsk; reply: Promise<unknown> } {
-    const replyTo = `${env.FABRIC_NAMESPACE}.handler.${randomBytes(4).toString('hex')}`;
+    const replyTo = `_INBOX.${env.FABRIC_NAMESPACE}.${randomBytes(4).toString('hex')}`;
     const reply = new Promise<unknown>((resolve) => {
       const subscription = nats.subscribe(replyTo, (msg) => {
         subscription.unsubscribe();
@@ -105,7 +105,7 @@ describe('InputRequired', () => {
         inputRequests: { user_name: { method: 'elicitation/create', params: { message: 'Name?' } } },
       },
     });
-    expect(state).not.toContain('handler');
+    expect(state).not.toContain('INBOX');
   });
 
   it("hands the client's answer to the waiting handler and answers the retry with the call's result", async () => {

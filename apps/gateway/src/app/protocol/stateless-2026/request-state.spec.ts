@@ -55,6 +55,13 @@ describe('RequestStateSeal', () => {
     expect(reasonOf(() => seal.open('abc', BINDING, NOW))).toBe('malformed');
   });
 
+  it('refuses a state whose handler subject is not a reply inbox, even with the right key', () => {
+    const token = seal.seal(
+      state({ pending: { k: { method: 'roots/list', replyTo: 'fabric.v1.svc.orders.tools.call' } } }),
+    );
+    expect(reasonOf(() => seal.open(token, BINDING, NOW))).toBe('malformed');
+  });
+
   it('refuses a state sealed with another key', () => {
     const other = new RequestStateSeal(randomBytes(32));
     expect(reasonOf(() => seal.open(other.seal(state()), BINDING, NOW))).toBe('tampered');

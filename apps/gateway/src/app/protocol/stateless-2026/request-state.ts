@@ -19,9 +19,18 @@ export interface RequestState {
   nonce: string;
 }
 
+/**
+ * A handler's reply inbox (nats.js `createInbox()`): even a state sealed with a leaked key cannot make a
+ * replica publish anywhere else.
+ */
+const REPLY_INBOX = /^_INBOX\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+
 const RequestStateSchema = z.object({
   call: z.string().min(1),
-  pending: z.record(z.string(), z.object({ method: z.enum(CLIENT_REQUEST_METHODS), replyTo: z.string().min(1) })),
+  pending: z.record(
+    z.string(),
+    z.object({ method: z.enum(CLIENT_REQUEST_METHODS), replyTo: z.string().regex(REPLY_INBOX) }),
+  ),
   principal: z.string(),
   method: z.string(),
   name: z.string(),
