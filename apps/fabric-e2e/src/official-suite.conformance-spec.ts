@@ -12,23 +12,10 @@ const ACTIVE_SCENARIOS = 30;
  */
 const REQUIRED_SCENARIOS = { '2026-07-28': 50, '2025-11-25': 33 } as const;
 /**
- * Checks the gateway does not pass yet, each for a reason named here: input-required results (MRTR) are not
- * served on the 2026-07-28 revision yet, so a service's `ctx.elicit()`/`ctx.sample()` cannot reach a
- * stateless client. Remove entries as they pass; anything else failing fails the run.
+ * Checks the gateway does not pass yet, each for a reason named here (none today). Remove entries as they
+ * pass; anything else failing fails the run.
  */
-const NOT_YET_SERVED = new Set([
-  'sep-2575-http-server-no-independent-requests-on-stream',
-  'sep-2322-elicitation-incomplete',
-  'sep-2322-sampling-incomplete',
-  'sep-2322-list-roots-incomplete',
-  'sep-2322-request-state-incomplete',
-  'sep-2322-multiple-inputs-incomplete',
-  'sep-2322-multi-round-r1',
-  'sep-2322-non-tool-incomplete',
-  'sep-2322-result-type-included',
-  'sep-2322-reject-tampered-state',
-  'sep-2322-respect-client-capabilities',
-]);
+const NOT_YET_SERVED = new Set<string>();
 /** The suite's own hard limit; a fresh machine first downloads Node 22 through npx. */
 const SUITE_TIMEOUT_MS = 200_000;
 

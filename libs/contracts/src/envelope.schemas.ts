@@ -95,7 +95,7 @@ export const CallEventSchema = z.discriminatedUnion('type', [
 export type CallEvent = z.infer<typeof CallEventSchema>;
 
 /** Requests a running call may send to its client. */
-export const CLIENT_REQUEST_METHODS = ['sampling/createMessage', 'elicitation/create'] as const;
+export const CLIENT_REQUEST_METHODS = ['sampling/createMessage', 'elicitation/create', 'roots/list'] as const;
 
 /**
  * A request of a running call to its client, sent with request/reply on `CallRequest.events`. The reply
@@ -105,6 +105,16 @@ export const ClientRequestSchema = z.object({
   type: z.literal('request'),
   method: z.enum(CLIENT_REQUEST_METHODS),
   params: z.record(z.string(), z.unknown()),
+  /**
+   * The handler's name for this request: on the 2026-07-28 revision it is the request's key in an
+   * input-required result's `inputRequests` (and the client answers under it). Absent: the gateway names it.
+   */
+  key: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]{1,64}$/)
+    .optional(),
+  /** The call's deadline (epoch ms): the longest the handler waits for the answer. */
+  deadline: z.number().int().positive().optional(),
 });
 export type ClientRequest = z.infer<typeof ClientRequestSchema>;
 

@@ -103,6 +103,7 @@ export type {
   SamplingResult,
   ElicitationRequest,
   ElicitationResult,
+  RootsResult,
 } from './results';
 export {
   TASK_STATUSES,

@@ -8,6 +8,7 @@ import type {
   ElicitRequest,
   ElicitResult,
   GetPromptResult,
+  ListRootsResult,
   PromptMessage,
   ReadResourceResult,
 } from '@modelcontextprotocol/sdk/types.js';
@@ -28,3 +29,5 @@ export type SamplingResult = CreateMessageResult;
 export type ElicitationRequest = ElicitRequest['params'];
 /** The user's answer: accept (with content), decline or cancel. */
 export type ElicitationResult = ElicitResult;
+/** The client's roots (`roots/list`): the directories or files it lets the server work in. */
+export type RootsResult = ListRootsResult;

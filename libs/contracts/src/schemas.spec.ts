@@ -177,14 +177,21 @@ describe('CallEventSchema', () => {
 });
 
 describe('ClientRequestSchema', () => {
-  it('accepts sampling and elicitation requests', () => {
-    for (const method of ['sampling/createMessage', 'elicitation/create']) {
+  it('accepts sampling, elicitation and roots requests', () => {
+    for (const method of ['sampling/createMessage', 'elicitation/create', 'roots/list']) {
       expect(ClientRequestSchema.safeParse({ type: 'request', method, params: {} }).success).toBe(true);
     }
   });
 
   it('rejects any other method', () => {
-    expect(ClientRequestSchema.safeParse({ type: 'request', method: 'roots/list', params: {} }).success).toBe(false);
+    expect(ClientRequestSchema.safeParse({ type: 'request', method: 'ping', params: {} }).success).toBe(false);
+  });
+
+  it('takes a key the handler names the request with, in letters, digits, _, . and -', () => {
+    const request = { type: 'request', method: 'elicitation/create', params: {} };
+    expect(ClientRequestSchema.safeParse({ ...request, key: 'user_name' }).success).toBe(true);
+    expect(ClientRequestSchema.safeParse({ ...request, key: 'a b' }).success).toBe(false);
+    expect(ClientRequestSchema.safeParse({ ...request, key: '' }).success).toBe(false);
   });
 });
 

@@ -32,6 +32,11 @@ export function fabricSubjects(namespace = 'fabric') {
      */
     callEvents: (replica: string, callId: string) => `${root}.gateway.${subjectToken(replica)}.call.${callId}`,
     callEventsWildcard: (replica: string) => `${root}.gateway.${subjectToken(replica)}.call.*`,
+    /**
+     * What a call that answered its client with an input-required result (2026-07-28) does next — its next
+     * requests to the client, or its outcome — for the replica serving the client's retry, wherever it is.
+     */
+    inputRequired: (callId: string) => `${root}.gateway.mrtr.${subjectToken(callId)}`,
     /** A client's answer to a server-to-client request, forwarded by the replica it reached to the one that asked. */
     clientResponses: (replica: string) => `${root}.gateway.${subjectToken(replica)}.responses`,
     /** A client's `notifications/cancelled`, heard by every gateway replica (the one running the request stops it). */

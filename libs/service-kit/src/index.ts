@@ -11,7 +11,7 @@ export type {
   PromptReturn,
   CompletionReturn,
 } from './lib/decorators';
-export type { CallContext, ResourceContext } from './lib/call-context';
+export type { AskOptions, CallContext, ResourceContext } from './lib/call-context';
 export { detachedCallContext } from './lib/call.channel';
 export { ResourceNotifier } from './lib/resource.notifier';
 export { samplingText } from './lib/results';

@@ -43,7 +43,12 @@ export class Fabric {
       fabric.privateNats = true;
     }
     fabric.env = options.env ?? {};
-    fabric.gatewayEnv = { DISCOVERY_WAIT_MS: '500', ...options.gatewayEnv };
+    // One requestState key for the fleet, as a deployment sets it: any replica continues another's call.
+    fabric.gatewayEnv = {
+      DISCOVERY_WAIT_MS: '500',
+      REQUEST_STATE_KEY: randomBytes(32).toString('base64'),
+      ...options.gatewayEnv,
+    };
     try {
       await Promise.all(
         (options.services ?? []).flatMap((service) =>

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { baseEnvSchema, boolEnv, intEnv, listEnv } from '@fabric/platform-config';
 import { cacheEnvShape } from '@fabric/platform-cache';
 import { AUDIT_STREAM_DEFAULTS, TASK_STORAGE_MAX_AGE_MS } from '@fabric/contracts';
+import { requestStateKey } from './protocol/stateless-2026/request-state';
 
 export const GATEWAY_ENV = Symbol('GATEWAY_ENV');
 
@@ -119,6 +120,14 @@ export const gatewayEnvSchema = baseEnvSchema
     ADMIN_ENABLED: boolEnv(true),
     /** How often the admin page's stream pushes a new snapshot of the fleet. */
     ADMIN_REFRESH_MS: intEnv(1_000, 100),
+    /**
+     * The fleet's key for `requestState` of input-required results (2026-07-28): 32 bytes, hex or Base64, the
+     * same on every replica. Unset: each replica makes its own, and a client's retry works only on the replica
+     * that answered it.
+     */
+    REQUEST_STATE_KEY: optionalString,
+    /** Longest a `requestState` stays valid (a call waiting for its client's answers gives up at its own deadline). */
+    REQUEST_STATE_TTL_MS: intEnv(10 * 60_000, 1_000),
   })
   .superRefine((env, context) => {
     if (env.AUTH_ISSUER && !env.AUTH_AUDIENCE) {
@@ -137,6 +146,13 @@ export const gatewayEnvSchema = baseEnvSchema
     }
     if (env.TASK_DEFAULT_TTL_MS > env.TASK_MAX_TTL_MS) {
       context.addIssue({ code: 'custom', path: ['TASK_DEFAULT_TTL_MS'], message: 'must be at most TASK_MAX_TTL_MS' });
+    }
+    if (env.REQUEST_STATE_KEY !== undefined && !requestStateKey(env.REQUEST_STATE_KEY)) {
+      context.addIssue({
+        code: 'custom',
+        path: ['REQUEST_STATE_KEY'],
+        message: 'must be 32 bytes, as 64 hex digits or Base64 (openssl rand -base64 32)',
+      });
     }
     if (env.AUTH_JWKS_URL && !env.AUTH_ISSUER) {
       context.addIssue({ code: 'custom', path: ['AUTH_JWKS_URL'], message: 'needs AUTH_ISSUER' });

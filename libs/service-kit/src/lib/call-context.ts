@@ -3,12 +3,22 @@ import type {
   ElicitationResult,
   LogLevel,
   Principal,
+  RootsResult,
   SamplingRequest,
   SamplingResult,
 } from '@fabric/contracts';
 import type { ServiceCache } from './service.cache';
 
 /** What a handler knows about the call it serves, and how it talks to the client that made it. */
+/** How a handler names one request to its client. */
+export interface AskOptions {
+  /**
+   * The request's key in an input-required result (`inputRequests`, protocol 2026-07-28), under which the
+   * client answers; letters, digits, `_`, `.`, `-`. Default: the gateway numbers the call's requests.
+   */
+  key?: string;
+}
+
 export interface CallContext {
   /** Unique id of the call (also in every log line of it). */
   readonly callId: string;
@@ -36,9 +46,11 @@ export interface CallContext {
    * Asks the client's model (`sampling/createMessage`) and waits for its answer, at most until the call's
    * deadline. Fails (`UNAVAILABLE`) when the client does not support sampling.
    */
-  sample(request: SamplingRequest): Promise<SamplingResult>;
+  sample(request: SamplingRequest, options?: AskOptions): Promise<SamplingResult>;
   /** Asks the user (`elicitation/create`) and waits for the answer; fails when the client cannot elicit. */
-  elicit(request: ElicitationRequest): Promise<ElicitationResult>;
+  elicit(request: ElicitationRequest, options?: AskOptions): Promise<ElicitationResult>;
+  /** Asks the client for its roots (`roots/list`); fails when the client does not offer them. */
+  roots(options?: AskOptions): Promise<RootsResult>;
   /**
    * The service's cache: `getOrSet` for the handler's own expensive reads, `invalidate({ tags, keys })`
    * after a write (before returning, so that the reply is sent once no replica serves the old value).

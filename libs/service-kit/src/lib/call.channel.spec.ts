@@ -122,6 +122,7 @@ describe('CallChannel', () => {
         type: 'request',
         method: 'sampling/createMessage',
         params: question,
+        deadline: expect.any(Number),
       });
       expect(nats.sent[0].options.timeoutMs).toBeGreaterThan(4_000);
       expect(nats.sent[0].options.timeoutMs).toBeLessThanOrEqual(5_000);
@@ -135,7 +136,26 @@ describe('CallChannel', () => {
         requestedSchema: { type: 'object' as const, properties: { name: { type: 'string' as const } } },
       };
       await expect(channel.elicit(request)).resolves.toEqual({ action: 'decline' });
-      expect(nats.sent[0].value).toEqual({ type: 'request', method: 'elicitation/create', params: request });
+      expect(nats.sent[0].value).toEqual({
+        type: 'request',
+        method: 'elicitation/create',
+        params: request,
+        deadline: expect.any(Number),
+      });
+    });
+
+    it('sends roots/list for roots', async () => {
+      const { nats, channel } = open();
+      nats.answer = () => reply({ ok: true, result: { roots: [{ uri: 'file:///work' }] } });
+      await expect(channel.roots()).resolves.toEqual({ roots: [{ uri: 'file:///work' }] });
+      expect(nats.sent[0].value).toMatchObject({ type: 'request', method: 'roots/list', params: {} });
+    });
+
+    it('names the request with the key the handler gives it', async () => {
+      const { nats, channel } = open();
+      nats.answer = () => reply({ ok: true, result: { action: 'cancel' } });
+      await channel.elicit({ message: 'Sure?', requestedSchema: { type: 'object', properties: {} } }, { key: 'sure' });
+      expect(nats.sent[0].value).toMatchObject({ key: 'sure' });
     });
 
     it('rejects with the FabricError of an error reply', async () => {

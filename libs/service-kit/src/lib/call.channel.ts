@@ -11,6 +11,7 @@ import {
   type ElicitationRequest,
   type ElicitationResult,
   type LogLevel,
+  type RootsResult,
   type SamplingRequest,
   type SamplingResult,
 } from '@fabric/contracts';
@@ -22,7 +23,7 @@ import {
   type Msg,
   type NatsClient,
 } from '@fabric/platform-nats';
-import type { CallContext } from './call-context';
+import type { AskOptions, CallContext } from './call-context';
 
 /** The NATS verbs a channel uses. */
 export type ChannelNats = Pick<NatsClient, 'publishJson' | 'request'>;
@@ -36,7 +37,7 @@ export type ChannelRequest = Pick<CallRequest, 'events' | 'progressToken' | 'log
  * client requests use request/reply there. The methods are arrow-function properties so that they can be
  * handed around unbound.
  */
-export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'sample' | 'elicit'> {
+export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'sample' | 'elicit' | 'roots'> {
   private closed = false;
 
   constructor(
@@ -56,11 +57,14 @@ export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'samp
   };
 
   // The gateway's SDK has validated the client's answer against the method's result schema.
-  readonly sample = (request: SamplingRequest): Promise<SamplingResult> =>
-    this.ask('sampling/createMessage', request) as Promise<SamplingResult>;
+  readonly sample = (request: SamplingRequest, options?: AskOptions): Promise<SamplingResult> =>
+    this.ask('sampling/createMessage', request, options) as Promise<SamplingResult>;
 
-  readonly elicit = (request: ElicitationRequest): Promise<ElicitationResult> =>
-    this.ask('elicitation/create', request) as Promise<ElicitationResult>;
+  readonly elicit = (request: ElicitationRequest, options?: AskOptions): Promise<ElicitationResult> =>
+    this.ask('elicitation/create', request, options) as Promise<ElicitationResult>;
+
+  readonly roots = (options?: AskOptions): Promise<RootsResult> =>
+    this.ask('roots/list', {}, options) as Promise<RootsResult>;
 
   /** Ends the channel when the call's reply goes out: MCP allows no notification or request after the response. */
   close(): void {
@@ -76,7 +80,7 @@ export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'samp
     }
   }
 
-  private async ask(method: ClientRequest['method'], params: object): Promise<unknown> {
+  private async ask(method: ClientRequest['method'], params: object, options?: AskOptions): Promise<unknown> {
     const events = this.request.events;
     if (!events) throw new UnavailableError(`The call has no client to ask (${method})`, { retryable: false });
     if (this.closed) throw new UnavailableError(`The call has already been answered (${method})`, { retryable: false });
@@ -84,7 +88,13 @@ export class CallChannel implements Pick<CallContext, 'progress' | 'log' | 'samp
     const timeoutMs = this.request.deadline - Date.now();
     if (timeoutMs <= 0) throw new DeadlineExceededError();
 
-    const message: ClientRequest = { type: 'request', method, params: params as Record<string, unknown> };
+    const message: ClientRequest = {
+      type: 'request',
+      method,
+      params: params as Record<string, unknown>,
+      deadline: this.request.deadline,
+      ...(options?.key === undefined ? {} : { key: options.key }),
+    };
     let onAbort = (): void => undefined;
     // The NATS request itself cannot be withdrawn; the race lets the handler stop now instead of at its timeout.
     const aborted = new Promise<never>((_, reject) => {
@@ -138,6 +148,7 @@ export function callContext(
     log: channel.log,
     sample: channel.sample,
     elicit: channel.elicit,
+    roots: channel.roots,
     cache,
   };
 }
@@ -164,7 +175,7 @@ export function detachedCallContext(
 ): CallContext {
   const signal = fields.signal ?? new AbortController().signal;
   const deadline = fields.deadline ?? Date.now() + 60_000;
-  const { progress, log, sample, elicit } = new CallChannel({ deadline }, NO_NATS, signal);
+  const { progress, log, sample, elicit, roots } = new CallChannel({ deadline }, NO_NATS, signal);
   return {
     callId: 'detached',
     cache: NO_CACHE,
@@ -176,5 +187,6 @@ export function detachedCallContext(
     log,
     sample,
     elicit,
+    roots,
   };
 }

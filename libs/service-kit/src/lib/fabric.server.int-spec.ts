@@ -364,6 +364,7 @@ describe('FabricServer on NATS', () => {
           type: 'request',
           method: 'sampling/createMessage',
           params: { messages: [{ role: 'user', content: { type: 'text', text: 'Say hi' } }], maxTokens: 10 },
+          deadline: expect.any(Number),
         },
         { type: 'progress', progress: 2, total: 3, message: 'asking the user' },
         {
@@ -373,6 +374,7 @@ describe('FabricServer on NATS', () => {
             message: 'Your name?',
             requestedSchema: { type: 'object', properties: { name: { type: 'string' } }, required: ['name'] },
           },
+          deadline: expect.any(Number),
         },
         { type: 'progress', progress: 3, total: 3 },
         {

@@ -1,4 +1,5 @@
 import type { CallEvent, ClientRequest, LogLevel } from '@fabric/contracts';
+import type { AskOrigin } from '../routing/call-events';
 
 /**
  * The one way an operation reaches the client that asked for it while it runs. Each protocol era
@@ -11,6 +12,9 @@ export interface ClientChannel {
   readonly progressToken?: string | number;
   /** Delivers a progress or log event of the running operation (in the order given). */
   notify(event: CallEvent): Promise<void>;
-  /** Asks the client (sampling, elicitation) and resolves with its validated result; `signal` withdraws the question. */
-  ask(request: ClientRequest, signal: AbortSignal): Promise<unknown>;
+  /**
+   * Asks the client (sampling, elicitation) and resolves with its validated result; `signal` withdraws the
+   * question. `origin` (absent outside a service call) says where the handler waits for the answer.
+   */
+  ask(request: ClientRequest, signal: AbortSignal, origin?: AskOrigin): Promise<unknown>;
 }

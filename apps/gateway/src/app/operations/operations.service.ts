@@ -47,7 +47,10 @@ function toRpcError(error: unknown): RpcError {
 
 /** A channel as the service client's back-channel listener. */
 function listenerOf(channel: ClientChannel): CallListener {
-  return { event: (event) => channel.notify(event), request: (request, signal) => channel.ask(request, signal) };
+  return {
+    event: (event) => channel.notify(event),
+    request: (request, signal, origin) => channel.ask(request, signal, origin),
+  };
 }
 
 /**

@@ -14,6 +14,7 @@ import { SessionRegistry } from './session-2025/session.registry';
 import { SessionStore } from './session-2025/session.store';
 import { TaskNotifications } from './session-2025/task-notifications';
 import { CacheHints } from './stateless-2026/cache-hints';
+import { InputRequired } from './stateless-2026/input-required';
 import { ListenStreams } from './stateless-2026/listen.streams';
 import { Stateless2026Adapter } from './stateless-2026/stateless-2026.adapter';
 
@@ -32,6 +33,7 @@ import { Stateless2026Adapter } from './stateless-2026/stateless-2026.adapter';
     Stateless2026Adapter,
     CacheHints,
     ListenStreams,
+    InputRequired,
   ],
   exports: [ProtocolRouter, SessionStore],
 })

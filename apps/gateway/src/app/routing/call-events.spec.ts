@@ -20,6 +20,7 @@ describe('increasingProgress', () => {
   it('passes requests to the client through unchanged', async () => {
     const { listener } = relay();
     const request = { type: 'request', method: 'elicitation/create', params: {} } as const;
-    await expect(listener.request(request, new AbortController().signal)).resolves.toBe('answer');
+    const origin = { callId: 'c1', replyTo: '_INBOX.x' };
+    await expect(listener.request(request, new AbortController().signal, origin)).resolves.toBe('answer');
   });
 });

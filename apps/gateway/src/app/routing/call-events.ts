@@ -14,12 +14,30 @@ import {
 import { NatsClient, encodeJson, tryDecodeJson, type Msg, type Subscription } from '@fabric/platform-nats';
 import { GATEWAY_ENV, type GatewayEnv } from '../gateway.config';
 
+/** Where a request of a running call to its client came from. */
+export interface AskOrigin {
+  callId: string;
+  /** The NATS subject the handler waits on for its `CallReply`: any replica may publish the answer there. */
+  replyTo: string;
+}
+
+/**
+ * What a listener's `request` rejects with when the answer will reach the handler another way (published to
+ * `AskOrigin.replyTo` by the replica serving the client's retry): the bus must not reply itself.
+ */
+export class AnsweredElsewhereError extends Error {
+  constructor() {
+    super('The client answers this request in a later HTTP request');
+    this.name = 'AnsweredElsewhereError';
+  }
+}
+
 /** Where the events and client requests of one running call go (the MCP layer relays them to the client). */
 export interface CallListener {
   /** A progress or log event, delivered in the order the service sent them. */
   event(event: CallEvent): Promise<void> | void;
   /** A request of the call to its client; resolves with the client's result. `signal` fires when the call ends. */
-  request(request: ClientRequest, signal: AbortSignal): Promise<unknown>;
+  request(request: ClientRequest, signal: AbortSignal, origin: AskOrigin): Promise<unknown>;
 }
 
 /** A call registered with the bus: its subject goes into the CallRequest. */
@@ -54,7 +72,7 @@ export function increasingProgress(listener: CallListener): CallListener {
       }
       return listener.event(event);
     },
-    request: (request, signal) => listener.request(request, signal),
+    request: (request, signal, origin) => listener.request(request, signal, origin),
   };
 }
 
@@ -117,13 +135,15 @@ export class CallEventBus implements OnApplicationBootstrap, OnApplicationShutdo
       }
       call.ended ??= new AbortController();
       const ended = call.ended.signal;
+      const origin: AskOrigin = { callId, replyTo: msg.reply };
       // After the events received before it: a sampling request must not reach the client ahead of an earlier log.
       // It joins no chain itself: later events must not wait for the client's answer.
       call.delivered
-        .then(() => call.listener.request(request.data, ended))
+        .then(() => call.listener.request(request.data, ended, origin))
         .then(
           (result) => this.reply(msg, { ok: true, result }),
           (error: unknown) => {
+            if (error instanceof AnsweredElsewhereError) return;
             const failure = error instanceof FabricError ? error : new InternalError('The client request failed');
             if (!(error instanceof FabricError)) this.log.warn({ err: error }, 'client request failed');
             this.reply(msg, { ok: false, error: failure.toWire() });

@@ -4,6 +4,7 @@ import {
   CreateMessageResultSchema,
   CreateMessageResultWithToolsSchema,
   ElicitResultSchema,
+  ListRootsResultSchema,
   isJSONRPCErrorResponse,
   isJSONRPCResultResponse,
   type JSONRPCErrorResponse,
@@ -30,6 +31,7 @@ const ForwardedResponseSchema = z.object({
 /** The schema the client's result must satisfy (sampling with tools may answer with several blocks). */
 function resultSchemaOf(request: ClientRequest) {
   if (request.method === 'elicitation/create') return ElicitResultSchema;
+  if (request.method === 'roots/list') return ListRootsResultSchema;
   return request.params['tools'] ? CreateMessageResultWithToolsSchema : CreateMessageResultSchema;
 }
 
@@ -116,7 +118,7 @@ export class ClientRequests implements OnApplicationBootstrap, OnApplicationShut
           retryable: false,
         });
       }
-      this.checkElicited(request, result.data);
+      this.checkElicited(request, result.data as { action?: unknown; content?: unknown });
       return result.data;
     } finally {
       this.pending.delete(id);
@@ -167,6 +169,7 @@ export class ClientRequests implements OnApplicationBootstrap, OnApplicationShut
     const capabilities = (record?.initialize['capabilities'] ?? {}) as {
       sampling?: { tools?: object; context?: object };
       elicitation?: { form?: object; url?: object };
+      roots?: object;
     };
     const unsupported = (what: string) =>
       new UnavailableError(`The client does not support ${what}`, { retryable: false });
@@ -178,6 +181,7 @@ export class ClientRequests implements OnApplicationBootstrap, OnApplicationShut
       if (includeContext && includeContext !== 'none' && !sampling.context)
         throw unsupported('includeContext in sampling');
     }
+    if (request.method === 'roots/list' && !capabilities.roots) throw unsupported('roots (roots/list)');
     if (request.method === 'elicitation/create') {
       const elicitation = capabilities.elicitation;
       const url = request.params['mode'] === 'url';

@@ -11,6 +11,7 @@ import { InsufficientScopeError } from '../../policy/policy.errors';
 import type { ProtocolAdapter, RequestScope } from '../protocol.adapter';
 import { SERVER_INFO } from '../session-2025/sdk-server.factory';
 import { CacheHints, COMPLETE, type ListMethod } from './cache-hints';
+import { InputRequired } from './input-required';
 import { ListenStreams } from './listen.streams';
 import {
   META,
@@ -67,6 +68,7 @@ export class Stateless2026Adapter implements ProtocolAdapter {
     @Inject(CacheHints) private readonly hints: CacheHints,
     @Inject(ListenStreams) private readonly listeners: ListenStreams,
     @Inject(Authenticator) private readonly authenticator: Authenticator,
+    @Inject(InputRequired) private readonly inputRequired: InputRequired,
   ) {}
 
   async post(
@@ -135,11 +137,14 @@ export class Stateless2026Adapter implements ProtocolAdapter {
         note.target = name;
         const tool = this.catalog.snapshot.tool(name);
         if (tool) checkParamHeaders(req.headers, tool.descriptor.inputSchema, args, request.id);
+        if (params['requestState'] !== undefined)
+          return this.inputRequired.resume({ res, request, principal, fields: COMPLETE });
         return answerStateless({
           res,
           request,
           principal,
           fields: COMPLETE,
+          inputRequired: this.inputRequired,
           work: (context) =>
             this.operations.callTool({ kind: 'tools/call', name, arguments: args, requestId: request.id }, context),
         });
@@ -148,11 +153,14 @@ export class Stateless2026Adapter implements ProtocolAdapter {
         const uri = params['uri'];
         if (typeof uri !== 'string') throw invalid(request, 'uri must be a string');
         note.target = uri;
+        if (params['requestState'] !== undefined)
+          return this.inputRequired.resume({ res, request, principal, fields: this.hints.read(uri) });
         return answerStateless({
           res,
           request,
           principal,
           fields: this.hints.read(uri),
+          inputRequired: this.inputRequired,
           work: (context) => this.operations.readResource({ kind: 'resources/read', uri }, context),
         });
       }
@@ -163,11 +171,14 @@ export class Stateless2026Adapter implements ProtocolAdapter {
         if (args !== undefined && !(isObject(args) && Object.values(args).every((v) => typeof v === 'string')))
           throw invalid(request, 'arguments must map names to strings');
         note.target = name;
+        if (params['requestState'] !== undefined)
+          return this.inputRequired.resume({ res, request, principal, fields: COMPLETE });
         return answerStateless({
           res,
           request,
           principal,
           fields: COMPLETE,
+          inputRequired: this.inputRequired,
           work: (context) =>
             this.operations.getPrompt(
               { kind: 'prompts/get', name, arguments: args as Record<string, string> | undefined },
