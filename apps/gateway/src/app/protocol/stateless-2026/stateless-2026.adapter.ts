@@ -137,32 +137,17 @@ export class Stateless2026Adapter implements ProtocolAdapter {
         note.target = name;
         const tool = this.catalog.snapshot.tool(name);
         if (tool) checkParamHeaders(req.headers, tool.descriptor.inputSchema, args, request.id);
-        if (params['requestState'] !== undefined)
-          return this.inputRequired.resume({ res, request, principal, fields: COMPLETE });
-        return answerStateless({
-          res,
-          request,
-          principal,
-          fields: COMPLETE,
-          inputRequired: this.inputRequired,
-          work: (context) =>
-            this.operations.callTool({ kind: 'tools/call', name, arguments: args, requestId: request.id }, context),
-        });
+        return this.answerOrResume(res, request, principal, COMPLETE, (context) =>
+          this.operations.callTool({ kind: 'tools/call', name, arguments: args, requestId: request.id }, context),
+        );
       }
       case 'resources/read': {
         const uri = params['uri'];
         if (typeof uri !== 'string') throw invalid(request, 'uri must be a string');
         note.target = uri;
-        if (params['requestState'] !== undefined)
-          return this.inputRequired.resume({ res, request, principal, fields: this.hints.read(uri) });
-        return answerStateless({
-          res,
-          request,
-          principal,
-          fields: this.hints.read(uri),
-          inputRequired: this.inputRequired,
-          work: (context) => this.operations.readResource({ kind: 'resources/read', uri }, context),
-        });
+        return this.answerOrResume(res, request, principal, this.hints.read(uri), (context) =>
+          this.operations.readResource({ kind: 'resources/read', uri }, context),
+        );
       }
       case 'prompts/get': {
         const name = params['name'];
@@ -171,20 +156,12 @@ export class Stateless2026Adapter implements ProtocolAdapter {
         if (args !== undefined && !(isObject(args) && Object.values(args).every((v) => typeof v === 'string')))
           throw invalid(request, 'arguments must map names to strings');
         note.target = name;
-        if (params['requestState'] !== undefined)
-          return this.inputRequired.resume({ res, request, principal, fields: COMPLETE });
-        return answerStateless({
-          res,
-          request,
-          principal,
-          fields: COMPLETE,
-          inputRequired: this.inputRequired,
-          work: (context) =>
-            this.operations.getPrompt(
-              { kind: 'prompts/get', name, arguments: args as Record<string, string> | undefined },
-              context,
-            ),
-        });
+        return this.answerOrResume(res, request, principal, COMPLETE, (context) =>
+          this.operations.getPrompt(
+            { kind: 'prompts/get', name, arguments: args as Record<string, string> | undefined },
+            context,
+          ),
+        );
       }
       case 'completion/complete': {
         const ref = params['ref'];
@@ -249,6 +226,22 @@ export class Stateless2026Adapter implements ProtocolAdapter {
         throw new StatelessRejection(404, RPC.MethodNotFound, message, request.id);
       }
     }
+  }
+
+  /**
+   * Answers an operation that may ask its client: a retry carrying `requestState` resumes the call it names
+   * (on whichever replica runs it); anything else starts the work.
+   */
+  private answerOrResume(
+    res: ServerResponse,
+    request: StatelessRequest,
+    principal: Principal | undefined,
+    fields: string,
+    work: (context: OperationContext) => Promise<object>,
+  ): Promise<void> {
+    if (request.params['requestState'] !== undefined)
+      return this.inputRequired.resume({ res, request, principal, fields });
+    return answerStateless({ res, request, principal, fields, inputRequired: this.inputRequired, work });
   }
 
   private list(method: ListMethod, cursor: string | undefined, context: OperationContext): Promise<object> {
